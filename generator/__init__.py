@@ -1,0 +1,1 @@
+"""otel-service-template generator: helpers over Copier's public API."""

@@ -1,0 +1,30 @@
+"""Shared fixtures: rendering the template, once per set of answers per test session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.rendering import render_service
+
+Render = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def render(tmp_path_factory: pytest.TempPathFactory) -> Render:
+    """Render the working tree's template with ``answers``; the same answers reuse one render."""
+    cache: dict[str, Path] = {}
+
+    def _render(answers: Mapping[str, Any] | None = None, **more: Any) -> Path:
+        all_answers = {"service_name": "demo-svc", **(answers or {}), **more}
+        key = json.dumps(all_answers, sort_keys=True)
+        if key not in cache:
+            destination = tmp_path_factory.mktemp("render") / all_answers["service_name"]
+            cache[key] = render_service(destination, all_answers)
+        return cache[key]
+
+    return _render

@@ -1,0 +1,123 @@
+"""Tier 2: each framework's rendered project installs, passes its own tests and lint, and
+its real production server answers real HTTP and stops promptly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import free_port, port_open, running, wait_until
+from tests.support.venvs import find_python, install_project
+
+pytestmark = pytest.mark.slow
+
+# One Python version per framework, so every python_version answer is exercised.
+PYTHON_BY_FRAMEWORK = {"flask": "3.11", "fastapi": "3.12", "django": "3.13"}
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture(scope="module", params=sorted(PYTHON_BY_FRAMEWORK))
+def installed(request: pytest.FixtureRequest, render) -> tuple[Path, Path, str]:
+    framework = request.param
+    version = PYTHON_BY_FRAMEWORK[framework]
+    python = find_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} interpreter on this machine for the {framework} render")
+    project = render(
+        service_name=f"{framework}-svc",
+        framework=framework,
+        python_version=version,
+        exporters=["otlp_http", "prometheus"],
+    )
+    return project, install_project(project, python), framework
+
+
+def test_generated_tests_and_lint_pass(installed: tuple[Path, Path, str]) -> None:
+    project, bin_dir, _ = installed
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    for target in ("test", "lint"):
+        result = subprocess.run(
+            ["make", target], cwd=project, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"make {target}:\n{result.stdout}\n{result.stderr}"
+    assert " passed" in result.stdout or "passed" in subprocess.run(
+        [str(bin_dir / "pytest"), "-q"], cwd=project, capture_output=True, text=True
+    ).stdout
+
+
+def test_real_server_serves_and_stops_on_sigterm(
+    installed: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    project, bin_dir, framework = installed
+    port, metrics_port, dead_collector = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PORT": str(port),
+        "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
+        "OTEL_EXPORTER_PROMETHEUS_PORT": str(metrics_port),
+        # Nothing listens here: the service must serve anyway and stop promptly.
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{dead_collector}",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+    }
+    with running(["make", "run"], cwd=project, env=env, log_path=tmp_path / "server.log") as make:
+        wait_until(lambda: port_open(port), 30, f"{framework} server on port {port}")
+        base = f"http://127.0.0.1:{port}"
+
+        assert http_get(f"{base}/healthz") == (200, b'{"status":"ok"}') or json.loads(
+            http_get(f"{base}/healthz")[1]
+        ) == {"status": "ok"}
+        status, body = http_get(f"{base}/hello")
+        assert status == 200 and json.loads(body)["message"] == f"hello from {framework}-svc"
+        status, body = http_get(f"{base}/items/5")
+        assert status == 200 and json.loads(body) == {"id": 5, "name": "item-5"}
+        assert http_get(f"{base}/items/5000")[0] == 404
+        status, body = http_get(f"{base}/downstream")
+        assert status == 200 and json.loads(body)["status"] == 200
+        assert http_get(f"{base}/error")[0] == 500
+
+        scrape = http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1].decode()
+        assert "http_server_request_duration_seconds_count{" in scrape
+        assert 'http_route="/items/' in scrape or 'http_route="items/' in scrape
+        assert "app_items_lookups_total{" in scrape
+        assert "healthz" not in scrape
+
+        time.sleep(2.5)  # let a few exports fail against the dead collector
+        (server_pid,) = [
+            int(pid)
+            for pid in subprocess.run(
+                ["pgrep", "-P", str(make.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
+        # Signal the server itself, as a container runtime signals PID 1.
+        started = time.monotonic()
+        os.kill(server_pid, signal.SIGTERM)
+        wait_until(lambda: make.process.poll() is not None, 15, f"{framework} server to exit")
+        elapsed = time.monotonic() - started
+
+    log = make.log()
+    assert elapsed < 5.0, f"{framework} took {elapsed:.1f} s to stop\n{log[-3000:]}"
+    assert "Traceback" not in log.replace('"exc_info": "Traceback', ""), log[-3000:]
+    json_lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(line.get("trace_id") for line in json_lines), "no JSON log line carries a trace_id"
+    export_warnings = [
+        line for line in json_lines if line.get("logger", "").startswith("opentelemetry.exporter")
+    ]
+    # One line per exporter (traces, metrics, logs) per 10 s at the most.
+    assert len(export_warnings) <= 3, "\n".join(map(str, export_warnings))

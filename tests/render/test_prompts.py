@@ -1,0 +1,70 @@
+"""Every invalid answer is refused with a message naming the answer and the fix, and
+nothing is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.rendering import render_service
+
+REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
+    ({"service_name": "Checkout"}, ["service_name 'Checkout'", "DNS-1123", "lowercase"]),
+    ({"service_name": "1checkout"}, ["service_name '1checkout'", "starting with a letter"]),
+    ({"service_name": "checkout-"}, ["service_name 'checkout-'", "ending with a letter or digit"]),
+    ({"service_name": "a" * 64}, ["is not a DNS-1123 label", "1-63"]),
+    ({"service_name": "check_out"}, ["service_name 'check_out'", "e.g. checkout-api"]),
+    ({"package_name": "Checkout"}, ["package_name 'Checkout'", "lowercase Python identifier"]),
+    ({"package_name": "1pkg"}, ["package_name '1pkg'", "not starting with a digit"]),
+    ({"package_name": "flask"}, ["package_name 'flask'", "shadow", "flask_service"]),
+    ({"description": "  "}, ["description must not be empty"]),
+    ({"description": "two\nlines"}, ["single line"]),
+    ({"owner": "-team"}, ["owner '-team'", "e.g. team-payments"]),
+    ({"python_version": "3.9"}, ["python_version", "3.9"]),
+    ({"framework": "bottle"}, ["framework", "bottle"]),
+    ({"exporters": []}, ["exporters: pick at least one"]),
+    ({"exporters": ["otlp_http", "otlp_grpc"]}, ["otlp_http and otlp_grpc", "pick only one"]),
+    ({"exporters": ["zipkin"]}, ["exporters", "zipkin"]),
+    ({"sampler": "always_off"}, ["sampler", "always_off"]),
+    (
+        {"sampler": "parentbased_traceidratio", "sampling_ratio": 0},
+        ["sampling_ratio 0", "greater than 0"],
+    ),
+    (
+        {"sampler": "parentbased_traceidratio", "sampling_ratio": 1.5},
+        ["sampling_ratio 1.5", "at most 1"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"), REFUSALS, ids=[repr(a)[:60] for a, _ in REFUSALS]
+)
+def test_invalid_answer_is_refused_before_anything_is_written(
+    tmp_path: Path, answers: dict[str, Any], expected: list[str]
+) -> None:
+    destination = tmp_path / "out"
+    with pytest.raises(ValueError) as refusal:
+        render_service(destination, {"service_name": "svc", **answers})
+
+    message = str(refusal.value)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in refusal: {message}"
+    assert not destination.exists() or not any(destination.iterdir())
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"service_name": "a"},
+        {"service_name": "a" * 63},
+        {"service_name": "order-api-2"},
+        {"sampler": "parentbased_traceidratio", "sampling_ratio": 1},
+        {"sampler": "parentbased_traceidratio", "sampling_ratio": 0.001},
+    ],
+)
+def test_boundary_answers_are_accepted(tmp_path: Path, answers: dict[str, Any]) -> None:
+    project = render_service(tmp_path / "out", {"service_name": "svc", **answers})
+    assert (project / "pyproject.toml").is_file()
