@@ -55,9 +55,13 @@ def test_generated_tests_and_lint_pass(installed: tuple[Path, Path, str]) -> Non
             ["make", target], cwd=project, env=env, capture_output=True, text=True
         )
         assert result.returncode == 0, f"make {target}:\n{result.stdout}\n{result.stderr}"
-    assert " passed" in result.stdout or "passed" in subprocess.run(
-        [str(bin_dir / "pytest"), "-q"], cwd=project, capture_output=True, text=True
-    ).stdout
+    assert (
+        " passed" in result.stdout
+        or "passed"
+        in subprocess.run(
+            [str(bin_dir / "pytest"), "-q"], cwd=project, capture_output=True, text=True
+        ).stdout
+    )
 
 
 def test_real_server_serves_and_stops_on_sigterm(

@@ -39,9 +39,7 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("answers", "expected"), REFUSALS, ids=[repr(a)[:60] for a, _ in REFUSALS]
-)
+@pytest.mark.parametrize(("answers", "expected"), REFUSALS, ids=[repr(a)[:60] for a, _ in REFUSALS])
 def test_invalid_answer_is_refused_before_anything_is_written(
     tmp_path: Path, answers: dict[str, Any], expected: list[str]
 ) -> None:

@@ -57,7 +57,10 @@ def test_structured_files_parse(project: Path) -> None:
 
 
 def test_ruff_check_and_format_pass(project: Path) -> None:
-    for command in (["ruff", "check", "--no-cache", "."], ["ruff", "format", "--check", "--no-cache", "."]):
+    for command in (
+        ["ruff", "check", "--no-cache", "."],
+        ["ruff", "format", "--check", "--no-cache", "."],
+    ):
         result = subprocess.run(command, cwd=project, capture_output=True, text=True)
         assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}{result.stderr}"
 

@@ -9,9 +9,17 @@ FRAMEWORKS = ("flask", "fastapi", "django")
 
 _VARIANTS: list[dict[str, Any]] = [
     {"exporters": ["otlp_http"], "sampler": "parentbased_always_on"},
-    {"exporters": ["otlp_grpc", "prometheus"], "sampler": "parentbased_traceidratio", "sampling_ratio": 0.25},
+    {
+        "exporters": ["otlp_grpc", "prometheus"],
+        "sampler": "parentbased_traceidratio",
+        "sampling_ratio": 0.25,
+    },
     {"exporters": ["console"], "sampler": "always_on"},
-    {"exporters": ["otlp_http", "prometheus", "console"], "sampler": "parentbased_traceidratio", "sampling_ratio": 1},
+    {
+        "exporters": ["otlp_http", "prometheus", "console"],
+        "sampler": "parentbased_traceidratio",
+        "sampling_ratio": 1,
+    },
 ]
 
 MATRIX: list[dict[str, Any]] = [

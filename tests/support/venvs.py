@@ -14,7 +14,10 @@ def find_python(version: str) -> str | None:
     candidates = [shutil.which(f"python{version}")]
     candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")))
     for candidate in candidates:
-        if candidate and subprocess.run([candidate, "--version"], capture_output=True).returncode == 0:
+        if (
+            candidate
+            and subprocess.run([candidate, "--version"], capture_output=True).returncode == 0
+        ):
             return candidate
     return None
 
