@@ -31,7 +31,11 @@ def http_get(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-@pytest.fixture(scope="module", params=sorted(PYTHON_BY_FRAMEWORK))
+# One xdist group per framework: its tests share one render and one installed venv.
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(f, marks=pytest.mark.xdist_group(f)) for f in sorted(PYTHON_BY_FRAMEWORK)],
+)
 def installed(request: pytest.FixtureRequest, render) -> tuple[Path, Path, str]:
     framework = request.param
     version = PYTHON_BY_FRAMEWORK[framework]
