@@ -129,3 +129,23 @@ def test_real_server_serves_and_stops_on_sigterm(
     ]
     # One line per exporter (traces, metrics, logs) per 10 s at the most.
     assert len(export_warnings) <= 3, "\n".join(map(str, export_warnings))
+
+
+def test_prometheus_with_several_gunicorn_workers_is_refused(
+    installed: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    project, bin_dir, framework = installed
+    if framework == "fastapi":
+        pytest.skip("uvicorn serves from one process: nothing to refuse")
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PORT": str(free_port()),
+        "WEB_CONCURRENCY": "3",
+    }
+    result = subprocess.run(
+        ["make", "run"], cwd=project, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "WEB_CONCURRENCY=3 is not supported with the Prometheus exporter" in result.stderr
+    assert "set WEB_CONCURRENCY=1" in result.stderr
