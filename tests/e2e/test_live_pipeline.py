@@ -137,17 +137,28 @@ def framework(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def test_live_telemetry_reaches_collector_and_prometheus(
-    framework: str, render, otelcol: Path, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def installed_pair(framework: str, render) -> dict[str, tuple[str, Path, Path]]:
+    """The frontend and backend services for this framework, rendered and installed."""
     version = PYTHON_BY_FRAMEWORK[framework]
     python = find_python(version)
     if python is None:
         pytest.skip(f"no Python {version} interpreter on this machine for the {framework} stack")
     answers = {"framework": framework, "python_version": version, "exporters": ["otlp_http"]}
-    names = {role: f"{framework}-{role}" for role in ("frontend", "backend")}
-    projects = {role: render(answers, service_name=name) for role, name in names.items()}
-    bins = {role: install_project(project, python) for role, project in projects.items()}
+    pair = {}
+    for role in ("frontend", "backend"):
+        name = f"{framework}-{role}"
+        project = render(answers, service_name=name)
+        pair[role] = (name, project, install_project(project, python))
+    return pair
+
+
+def test_live_telemetry_reaches_collector_and_prometheus(
+    framework: str, installed_pair, otelcol: Path, tmp_path: Path
+) -> None:
+    names = {role: name for role, (name, _, _) in installed_pair.items()}
+    projects = {role: project for role, (_, project, _) in installed_pair.items()}
+    bins = {role: bin_dir for role, (_, _, bin_dir) in installed_pair.items()}
     config = projects["frontend"] / "collector" / "otelcol-config.yaml"
 
     with (
@@ -262,3 +273,32 @@ def test_live_telemetry_reaches_collector_and_prometheus(
     (pii_span,) = [s for s in spans if s["traceId"] == pii_trace]
     assert "http.request.header.authorization" not in pii_span["attrs"]
     assert pii_span["attrs"]["user.email"] != EMAIL
+
+
+def test_sigterm_flushes_buffered_telemetry(
+    framework: str, installed_pair, otelcol: Path, tmp_path: Path
+) -> None:
+    """With export delays far longer than the test, only the shutdown flush can deliver."""
+    name, project, bin_dir = installed_pair["backend"]
+    config = project / "collector" / "otelcol-config.yaml"
+    with collector(otelcol, config, tmp_path) as col:
+        hold = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": col.otlp_endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "600000",
+            "OTEL_BLRP_SCHEDULE_DELAY": "600000",
+            "OTEL_METRIC_EXPORT_INTERVAL": "600000",
+        }
+        with services([("backend", project, bin_dir, free_port(), hold)], tmp_path) as started:
+            service = started["backend"]
+            assert get(f"{service.base}/items/11") == 200
+            assert spans_of(col.records()) == []
+            elapsed = service.process.stop()
+        assert elapsed < 5.0, f"{framework} took {elapsed:.1f} s to stop"
+        wait_until(
+            lambda: any(
+                s["service"] == name and s["kind"] == SERVER for s in spans_of(col.records())
+            ),
+            10,
+            "the request's span, flushed at shutdown",
+        )
+        wait_until(lambda: bool(logs_of(col.records())), 10, "the logs flushed at shutdown")
