@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -54,18 +55,16 @@ def installed(request: pytest.FixtureRequest, render) -> tuple[Path, Path, str]:
 def test_generated_tests_and_lint_pass(installed: tuple[Path, Path, str]) -> None:
     project, bin_dir, _ = installed
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    outputs = {}
     for target in ("test", "lint"):
         result = subprocess.run(
             ["make", target], cwd=project, env=env, capture_output=True, text=True
         )
         assert result.returncode == 0, f"make {target}:\n{result.stdout}\n{result.stderr}"
-    assert (
-        " passed" in result.stdout
-        or "passed"
-        in subprocess.run(
-            [str(bin_dir / "pytest"), "-q"], cwd=project, capture_output=True, text=True
-        ).stdout
-    )
+        outputs[target] = result.stdout
+    # The template ships 9 telemetry tests; fewer passing means some were not collected.
+    passed = re.search(r"\b(\d+) passed\b", outputs["test"])
+    assert passed and int(passed[1]) >= 9, outputs["test"]
 
 
 def test_real_server_serves_and_stops_on_sigterm(
@@ -88,9 +87,8 @@ def test_real_server_serves_and_stops_on_sigterm(
         wait_until(lambda: port_open(port), 30, f"{framework} server on port {port}")
         base = f"http://127.0.0.1:{port}"
 
-        assert http_get(f"{base}/healthz") == (200, b'{"status":"ok"}') or json.loads(
-            http_get(f"{base}/healthz")[1]
-        ) == {"status": "ok"}
+        status, body = http_get(f"{base}/healthz")
+        assert status == 200 and json.loads(body) == {"status": "ok"}
         status, body = http_get(f"{base}/hello")
         assert status == 200 and json.loads(body)["message"] == f"hello from {framework}-svc"
         status, body = http_get(f"{base}/items/5")
