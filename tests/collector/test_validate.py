@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from tests.collector.configs import (
     answers_id,
     env_references,
 )
+from tests.support.http import http_get, http_ok
 from tests.support.processes import free_port, running, wait_until
 
 
@@ -102,17 +102,12 @@ def test_collector_starts_on_loopback_and_reports_healthy(
     assert not unknown, f"the config does not read {sorted(unknown)}"
 
     def healthy() -> bool:
-        url = f"http://127.0.0.1:{ports['OTEL_COLLECTOR_HEALTH_PORT']}/"
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return http_ok(f"http://127.0.0.1:{ports['OTEL_COLLECTOR_HEALTH_PORT']}/")
 
     def scraped(port_name: str) -> str:
-        url = f"http://127.0.0.1:{ports[port_name]}/metrics"
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode()
+        status, body = http_get(f"http://127.0.0.1:{ports[port_name]}/metrics")
+        assert status == 200, f"{port_name}: HTTP {status}"
+        return body.decode()
 
     log_path = tmp_path / "otelcol.log"
     command = [str(otelcol), f"--config={project / CONFIG}"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from tests.support.http import http_ok
 from tests.support.processes import RunningProcess, free_port, port_open, running, wait_until
 
 
@@ -79,21 +80,16 @@ def collector(otelcol: Path, rendered_config: Path, workdir: Path) -> Iterator[C
     command = [str(otelcol), f"--config={rendered_config}", f"--config={overlay}"]
     with running(command, cwd=workdir, env=env, log_path=workdir / "collector.log") as process:
         wait_until(
-            lambda: process.process.poll() is not None or _http_ok(ports["health"], "/"),
+            lambda: (
+                process.process.poll() is not None
+                or http_ok(f"http://127.0.0.1:{ports['health']}/")
+            ),
             30,
             "the collector's health check",
         )
         assert process.process.poll() is None, f"collector exited:\n{process.log()[-4000:]}"
         yield Collector(ports["http"], ports["prom"], output, process)
         process.stop()
-
-
-def _http_ok(port: int, path: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @dataclass
@@ -137,7 +133,9 @@ def prometheus(scrape_port: int, workdir: Path) -> Iterator[Prometheus]:
         f"--web.listen-address=127.0.0.1:{port}",
     ]
     with running(command, cwd=workdir, env=os.environ, log_path=workdir / "prometheus.log") as p:
-        wait_until(lambda: _http_ok(port, "/-/ready"), 30, "Prometheus to be ready")
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/-/ready"), 30, "Prometheus to be ready"
+        )
         yield Prometheus(port, p)
         p.stop()
 

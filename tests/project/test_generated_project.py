@@ -9,12 +9,11 @@ import re
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.http import http_get
 from tests.support.processes import free_port, port_open, running, wait_until
 from tests.support.venvs import find_python, install_project
 
@@ -22,14 +21,6 @@ pytestmark = pytest.mark.slow
 
 # One Python version per framework, so every python_version answer is exercised.
 PYTHON_BY_FRAMEWORK = {"flask": "3.11", "fastapi": "3.12", "django": "3.13"}
-
-
-def http_get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 # One xdist group per framework: its tests share one render and one installed venv.
