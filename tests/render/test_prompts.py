@@ -36,6 +36,27 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
         {"sampler": "parentbased_traceidratio", "sampling_ratio": 1.5},
         ["sampling_ratio 1.5", "at most 1"],
     ),
+    (
+        {"sampler": "parentbased_traceidratio", "tail_sampling": True},
+        ["tail_sampling needs every trace", "choose sampler parentbased_always_on"],
+    ),
+    (
+        {"tail_sampling": True, "slow_trace_threshold_ms": 0},
+        ["slow_trace_threshold_ms 0", "from 1 to 600000"],
+    ),
+    (
+        {"tail_sampling": True, "tail_sampling_ratio": 2},
+        ["tail_sampling_ratio 2", "from 0"],
+    ),
+    (
+        {"instrumentation": "operator", "exporters": ["otlp_grpc"]},
+        ["instrumentation operator", "add otlp_http"],
+    ),
+    ({"instrumentation": "agent"}, ["instrumentation", "agent"]),
+    ({"slo_availability": 100}, ["slo_availability 100", "90"]),
+    ({"slo_availability": 50}, ["slo_availability 50", "99.999"]),
+    ({"slo_latency_ms": 0}, ["slo_latency_ms 0", "from 1 to 60000"]),
+    ({"ci": "jenkins"}, ["ci", "jenkins"]),
 ]
 
 
@@ -61,6 +82,10 @@ def test_invalid_answer_is_refused_before_anything_is_written(
         {"service_name": "order-api-2"},
         {"sampler": "parentbased_traceidratio", "sampling_ratio": 1},
         {"sampler": "parentbased_traceidratio", "sampling_ratio": 0.001},
+        {"tail_sampling": True, "slow_trace_threshold_ms": 1, "tail_sampling_ratio": 0},
+        {"slo_availability": 90, "slo_latency_ms": 60000},
+        {"slo_availability": 99.999, "slo_latency_ms": 1},
+        {"deploy_targets": ["kubernetes"], "instrumentation": "operator"},
     ],
 )
 def test_boundary_answers_are_accepted(tmp_path: Path, answers: dict[str, Any]) -> None:
