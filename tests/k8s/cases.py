@@ -1,0 +1,67 @@
+"""Answer combinations the Kubernetes tier renders: every framework, OTLP over HTTP and
+gRPC and none, tail sampling on and off, both backends, Operator injection, and a kubernetes-only
+project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+OVERLAYS = ("dev", "prod")
+
+K8S_CASES: list[dict[str, Any]] = [
+    {
+        "service_name": "k8s-flask-http",
+        "framework": "flask",
+        "exporters": ["otlp_http"],
+    },
+    {
+        "service_name": "k8s-fastapi-grpc-tail",
+        "framework": "fastapi",
+        "exporters": ["otlp_grpc", "prometheus"],
+        "traces_backend": "tempo",
+        "logs_backend": "none",
+        "tail_sampling": True,
+        "slow_trace_threshold_ms": 250,
+        "tail_sampling_ratio": 0.05,
+    },
+    {
+        "service_name": "k8s-django-http-tail",
+        "framework": "django",
+        "exporters": ["otlp_http", "prometheus"],
+        "tail_sampling": True,
+    },
+    {
+        "service_name": "k8s-flask-console",
+        "framework": "flask",
+        "exporters": ["console"],
+        "sampler": "parentbased_traceidratio",
+        "sampling_ratio": 0.5,
+        "logs_backend": "none",
+    },
+    {
+        "service_name": "k8s-fastapi-http-only-k8s",
+        "framework": "fastapi",
+        "exporters": ["otlp_http"],
+        "traces_backend": "tempo",
+        "deploy_targets": ["kubernetes"],
+    },
+    {
+        "service_name": "k8s-flask-operator",
+        "framework": "flask",
+        "exporters": ["otlp_http"],
+        "instrumentation": "operator",
+        "logs_backend": "none",
+        "python_version": "3.12",
+    },
+    {
+        "service_name": "k8s-django-grpc",
+        "framework": "django",
+        "exporters": ["otlp_grpc"],
+        "traces_backend": "jaeger",
+        "logs_backend": "none",
+    },
+]
+
+
+def case_id(answers: dict[str, Any]) -> str:
+    return answers["service_name"].removeprefix("k8s-")

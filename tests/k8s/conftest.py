@@ -1,0 +1,77 @@
+"""Fixtures of the Kubernetes tier: the pinned tools (kustomize, checkov) and the
+kustomize output of a rendered project's overlays."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.built_tools import built_tool
+
+
+@dataclass(frozen=True)
+class K8sTools:
+    kustomize: Path
+    checkov: Path
+
+
+@dataclass(frozen=True)
+class Build:
+    """``kustomize build`` of one overlay: the YAML text and its objects."""
+
+    text: str
+    objects: list[dict[str, Any]]
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        """The object of ``kind`` named ``name`` (generated ConfigMaps: by name prefix)."""
+        found = [
+            o
+            for o in self.of_kind(kind)
+            if o["metadata"]["name"] == name
+            or (kind == "ConfigMap" and o["metadata"]["name"].rsplit("-", 1)[0] == name)
+        ]
+        assert len(found) == 1, f"{kind}/{name}: found {len(found)}"
+        return found[0]
+
+
+BuildOverlay = Callable[[Path, str], Build]
+
+
+@pytest.fixture(scope="session")
+def k8s_tools() -> K8sTools:
+    return K8sTools(
+        kustomize=built_tool("build-kustomize", "KUSTOMIZE_BIN", timeout=1800),
+        checkov=built_tool("install-checkov", "CHECKOV_BIN", timeout=1800),
+    )
+
+
+@pytest.fixture(scope="session")
+def build_overlay(k8s_tools: K8sTools) -> BuildOverlay:
+    """``kustomize build deploy/k8s/overlays/<overlay>`` of a rendered project, cached."""
+    cache: dict[tuple[Path, str], Build] = {}
+
+    def _build(project: Path, overlay: str) -> Build:
+        key = (project, overlay)
+        if key not in cache:
+            result = subprocess.run(
+                [str(k8s_tools.kustomize), "build", f"deploy/k8s/overlays/{overlay}"],
+                cwd=project,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 0, f"kustomize build {overlay} failed:\n{result.stderr}"
+            objects = [o for o in yaml.safe_load_all(result.stdout) if o]
+            cache[key] = Build(result.stdout, objects)
+        return cache[key]
+
+    return _build
