@@ -146,7 +146,7 @@ def test_grafana_links_point_at_provisioned_datasources(project: Path) -> None:
     ]
     grafana = load_compose(project)["services"]["grafana"]
     assert (
-        f"./deploy/compose/grafana/dashboards:{provider['options']['path']}:ro"
+        f"./observability/dashboards:{provider['options']['path']}:ro"
         in (grafana["volumes"])
     )
 
