@@ -1,0 +1,11 @@
+"""The one error type the CLI turns into a clear message and a non-zero exit code."""
+
+from __future__ import annotations
+
+
+class CliError(Exception):
+    """A refusal the user can fix: the message names what is wrong and what to do."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
