@@ -145,10 +145,7 @@ def test_grafana_links_point_at_provisioned_datasources(project: Path) -> None:
         "providers"
     ]
     grafana = load_compose(project)["services"]["grafana"]
-    assert (
-        f"./observability/dashboards:{provider['options']['path']}:ro"
-        in (grafana["volumes"])
-    )
+    assert f"./observability/dashboards:{provider['options']['path']}:ro" in (grafana["volumes"])
 
 
 def test_promtool_accepts_the_prometheus_config(project: Path) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Any
 
 import yaml
 
+from tests.support.collector import CollectorPorts, running_collector
 from tests.support.http import http_ok
-from tests.support.processes import RunningProcess, free_port, port_open, running, wait_until
+from tests.support.processes import RunningProcess, free_port, running, wait_until
 
 
 @dataclass
@@ -63,33 +65,9 @@ def collector(otelcol: Path, rendered_config: Path, workdir: Path) -> Iterator[C
     output = workdir / "collector-output.jsonl"
     overlay = workdir / "collector-overlay.yaml"
     overlay.write_text(yaml.safe_dump(_file_exporter_overlay(rendered_config, output)))
-    ports = {name: free_port() for name in ("grpc", "http", "health", "prom", "telemetry")}
-    env = {
-        **os.environ,
-        "OTEL_COLLECTOR_HOST": "127.0.0.1",
-        "OTEL_COLLECTOR_OTLP_GRPC_PORT": str(ports["grpc"]),
-        "OTEL_COLLECTOR_OTLP_HTTP_PORT": str(ports["http"]),
-        "OTEL_COLLECTOR_HEALTH_PORT": str(ports["health"]),
-        "OTEL_COLLECTOR_PROMETHEUS_PORT": str(ports["prom"]),
-        "OTEL_COLLECTOR_TELEMETRY_PORT": str(ports["telemetry"]),
-        "OTEL_COLLECTOR_METRICS_FLUSH_INTERVAL": "1s",
-        # No backends run here: their exporters fail and retry, the file exporter records.
-        "TRACES_BACKEND_ENDPOINT": f"127.0.0.1:{free_port()}",
-        "LOGS_BACKEND_ENDPOINT": f"http://127.0.0.1:{free_port()}/otlp",
-    }
-    command = [str(otelcol), f"--config={rendered_config}", f"--config={overlay}"]
-    with running(command, cwd=workdir, env=env, log_path=workdir / "collector.log") as process:
-        wait_until(
-            lambda: (
-                process.process.poll() is not None
-                or http_ok(f"http://127.0.0.1:{ports['health']}/")
-            ),
-            30,
-            "the collector's health check",
-        )
-        assert process.process.poll() is None, f"collector exited:\n{process.log()[-4000:]}"
-        yield Collector(ports["http"], ports["prom"], output, process)
-        process.stop()
+    ports = CollectorPorts()
+    with running_collector(otelcol, [rendered_config, overlay], workdir, ports) as process:
+        yield Collector(ports.http, ports.prometheus, output, process)
 
 
 @dataclass
@@ -97,31 +75,56 @@ class Prometheus:
     port: int
     process: RunningProcess
 
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
-            {"query": promql}
-        )
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body = json.load(response)
+    def _get(self, path: str, params: dict[str, str]) -> Any:
+        url = f"http://127.0.0.1:{self.port}{path}?" + urllib.parse.urlencode(params)
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = json.load(response)
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"Prometheus rejects {params}: {error.read().decode()}") from None
         assert body["status"] == "success", body
-        return body["data"]["result"]
+        return body["data"]
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """The instant query's result; a query Prometheus rejects fails with its error."""
+        return self._get("/api/v1/query", {"query": promql})["result"]
+
+    def label_values(self, label: str, selector: str) -> list[str]:
+        return self._get(f"/api/v1/label/{label}/values", {"match[]": selector})
 
 
 @contextmanager
-def prometheus(scrape_port: int, workdir: Path) -> Iterator[Prometheus]:
+def prometheus(
+    scrape_port: int,
+    workdir: Path,
+    *,
+    telemetry_port: int | None = None,
+    rule_files: Sequence[Path] = (),
+) -> Iterator[Prometheus]:
+    """Prometheus scraping the collector's exporter (and, given its port, the collector's
+    own metrics) and evaluating ``rule_files``, every second."""
+    scrape_configs: list[dict[str, Any]] = [
+        {
+            "job_name": "otel-collector",
+            # The collector's exporter sets job/instance from the resource.
+            "honor_labels": True,
+            "static_configs": [{"targets": [f"127.0.0.1:{scrape_port}"]}],
+        }
+    ]
+    if telemetry_port is not None:
+        scrape_configs.append(
+            {
+                "job_name": "otel-collector-internal",
+                "static_configs": [{"targets": [f"127.0.0.1:{telemetry_port}"]}],
+            }
+        )
     config = workdir / "prometheus.yml"
     config.write_text(
         yaml.safe_dump(
             {
                 "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "scrape_configs": [
-                    {
-                        "job_name": "otel-collector",
-                        # The collector's exporter sets job/instance from the resource.
-                        "honor_labels": True,
-                        "static_configs": [{"targets": [f"127.0.0.1:{scrape_port}"]}],
-                    }
-                ],
+                "rule_files": [str(path) for path in rule_files],
+                "scrape_configs": scrape_configs,
             }
         )
     )
@@ -170,7 +173,10 @@ def services(
             )
             started[name] = Service(name, port, process)
         for service in started.values():
-            wait_until(lambda s=service: port_open(s.port), 30, f"{service.name} to listen")
+            # Ready means answering: a gunicorn master listens before its worker serves.
+            wait_until(
+                lambda s=service: http_ok(f"{s.base}/healthz"), 60, f"{service.name} to answer"
+            )
         yield started
         for service in started.values():
             service.process.stop()

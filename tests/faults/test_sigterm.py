@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.collector import CollectorPorts
 from tests.support.faults import (
     FAST_EXPORT,
-    CollectorPorts,
     Load,
     collector_at,
     collector_records,

@@ -5,7 +5,6 @@ pipeline, a fast successful one does not (ratio 0), and span_metrics counts all 
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 from pathlib import Path
@@ -14,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.http import http_get, http_ok
-from tests.support.processes import free_port, running, wait_until
+from tests.support.collector import CollectorPorts, running_collector
+from tests.support.http import http_get
+from tests.support.processes import wait_until
 
 ANSWERS = {
     "service_name": "tail-live",
@@ -81,26 +81,10 @@ def test_gateway_keeps_errors_and_slow_traces_and_counts_every_span(
             }
         )
     )
-    ports = {name: free_port() for name in ("grpc", "http", "health", "prom", "telemetry")}
-    env = {
-        **os.environ,
-        "OTEL_COLLECTOR_HOST": "127.0.0.1",
-        "OTEL_COLLECTOR_OTLP_GRPC_PORT": str(ports["grpc"]),
-        "OTEL_COLLECTOR_OTLP_HTTP_PORT": str(ports["http"]),
-        "OTEL_COLLECTOR_HEALTH_PORT": str(ports["health"]),
-        "OTEL_COLLECTOR_PROMETHEUS_PORT": str(ports["prom"]),
-        "OTEL_COLLECTOR_TELEMETRY_PORT": str(ports["telemetry"]),
-        "OTEL_COLLECTOR_METRICS_FLUSH_INTERVAL": "1s",
-        "LOGS_BACKEND_ENDPOINT": f"http://127.0.0.1:{free_port()}/otlp",
-    }
-    command = [str(otelcol), f"--config={config}", f"--config={overlay}"]
-    with running(command, cwd=tmp_path, env=env, log_path=tmp_path / "collector.log") as process:
-        health = f"http://127.0.0.1:{ports['health']}/"
-        wait_until(lambda: process.process.poll() is not None or http_ok(health), 30, "health")
-        assert process.process.poll() is None, process.log()[-4000:]
-
+    ports = CollectorPorts()
+    with running_collector(otelcol, [config, overlay], tmp_path, ports):
         request = urllib.request.Request(
-            f"http://127.0.0.1:{ports['http']}/v1/traces",
+            f"{ports.otlp_endpoint}/v1/traces",
             data=json.dumps(otlp_json_traces()).encode(),
             headers={"Content-Type": "application/json"},
         )
@@ -113,10 +97,9 @@ def test_gateway_keeps_errors_and_slow_traces_and_counts_every_span(
         assert exported_span_names(output) == kept
 
         def counted() -> set[str]:
-            _, body = http_get(f"http://127.0.0.1:{ports['prom']}/metrics")
+            _, body = http_get(f"http://127.0.0.1:{ports.prometheus}/metrics")
             lines = body.decode().splitlines()
             calls = [line for line in lines if line.startswith("traces_span_metrics_calls_total")]
             return {name for name in TRACES if any(f'span_name="{name}"' in c for c in calls)}
 
         wait_until(lambda: counted() == set(TRACES), 30, "span_metrics for every span")
-        process.stop()

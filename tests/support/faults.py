@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import yaml
 
 from tests.e2e.stack import _file_exporter_overlay
 from tests.project.test_generated_project import PYTHON_BY_FRAMEWORK
+from tests.support.collector import CollectorPorts, running_collector
 from tests.support.http import http_get, http_ok
 from tests.support.processes import RunningProcess, free_port, running, wait_until
 from tests.support.venvs import find_python, install_project
@@ -52,21 +52,6 @@ def installed_service(render: Callable[..., Path], framework: str) -> tuple[Path
     return project, bin_dir
 
 
-@dataclass
-class CollectorPorts:
-    """Fixed ports, so a stopped collector comes back where the service sends."""
-
-    grpc: int = field(default_factory=free_port)
-    http: int = field(default_factory=free_port)
-    health: int = field(default_factory=free_port)
-    prometheus: int = field(default_factory=free_port)
-    telemetry: int = field(default_factory=free_port)
-
-    @property
-    def otlp_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.http}"
-
-
 @contextmanager
 def collector_at(
     otelcol: Path, rendered_config: Path, workdir: Path, ports: CollectorPorts
@@ -76,31 +61,11 @@ def collector_at(
     output = workdir / "collector-output.jsonl"
     overlay = workdir / "collector-overlay.yaml"
     overlay.write_text(yaml.safe_dump(_file_exporter_overlay(rendered_config, output)))
-    env = {
-        **os.environ,
-        "OTEL_COLLECTOR_HOST": "127.0.0.1",
-        "OTEL_COLLECTOR_OTLP_GRPC_PORT": str(ports.grpc),
-        "OTEL_COLLECTOR_OTLP_HTTP_PORT": str(ports.http),
-        "OTEL_COLLECTOR_HEALTH_PORT": str(ports.health),
-        "OTEL_COLLECTOR_PROMETHEUS_PORT": str(ports.prometheus),
-        "OTEL_COLLECTOR_TELEMETRY_PORT": str(ports.telemetry),
-        "OTEL_COLLECTOR_METRICS_FLUSH_INTERVAL": "1s",
-        "TRACES_BACKEND_ENDPOINT": f"127.0.0.1:{free_port()}",
-        "LOGS_BACKEND_ENDPOINT": f"http://127.0.0.1:{free_port()}/otlp",
-    }
-    command = [str(otelcol), f"--config={rendered_config}", f"--config={overlay}"]
-    log = workdir / f"collector-{time.monotonic_ns()}.log"
-    with running(command, cwd=workdir, env=env, log_path=log) as process:
-        wait_until(
-            lambda: (
-                process.process.poll() is not None or http_ok(f"http://127.0.0.1:{ports.health}/")
-            ),
-            30,
-            "the collector's health check",
-        )
-        assert process.process.poll() is None, f"collector exited:\n{process.log()[-4000:]}"
+    log_name = f"collector-{time.monotonic_ns()}.log"
+    with running_collector(
+        otelcol, [rendered_config, overlay], workdir, ports, log_name=log_name
+    ) as process:
         yield process
-        process.stop()
 
 
 @contextmanager
