@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -89,6 +90,12 @@ class Prometheus:
         """The instant query's result; a query Prometheus rejects fails with its error."""
         return self._get("/api/v1/query", {"query": promql})["result"]
 
+    def exemplars(self, promql: str, seconds: float = 300) -> list[dict[str, Any]]:
+        """Exemplars of the series ``promql`` selects over the last ``seconds``."""
+        now = time.time()
+        params = {"query": promql, "start": str(now - seconds), "end": str(now)}
+        return self._get("/api/v1/query_exemplars", params)
+
     def label_values(self, label: str, selector: str) -> list[str]:
         return self._get(f"/api/v1/label/{label}/values", {"match[]": selector})
 
@@ -134,6 +141,8 @@ def prometheus(
         f"--config.file={config}",
         f"--storage.tsdb.path={workdir / 'prometheus-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
+        # As in the compose stack: exemplars are scraped and kept.
+        "--enable-feature=exemplar-storage",
     ]
     with running(command, cwd=workdir, env=os.environ, log_path=workdir / "prometheus.log") as p:
         wait_until(

@@ -22,6 +22,7 @@ from tests.observability.queries import (
     Query,
     dashboard_queries,
     label_value_variables,
+    metric_names,
     recording_rules,
     rendered,
     rule_queries,
@@ -40,7 +41,8 @@ SLOW_DOWNSTREAM_SECONDS = 0.4
 BUILTINS = {"$__rate_interval": "1m", "$__range": "5m"}
 # A panel's last-resort zero: stripped for the check, so the series themselves must exist.
 ZERO_FALLBACK = re.compile(r"\s*or\s+vector\(0\)\s*$")
-REQUESTS = "http_server_request_duration_seconds_count"
+DURATION = metric_names()["http_server_duration"]
+REQUESTS = f"{DURATION}_count"
 ALERTS_EXPECTED = ("AvailabilityBudgetBurnFast", "OtelCollectorExportFailing")
 
 
@@ -188,3 +190,11 @@ def test_every_panel_and_rule_returns_live_data(
                 + "\n".join(f"- {q.where}: {q.expr}" for q in missing)
                 + f"\nwith {json.dumps(context, indent=1)}"
             )
+            # The latency panels' exemplars: the trace ids Grafana turns into trace links.
+            exemplars = prometheus.exemplars(f'{DURATION}_bucket{{service_name="{name}"}}')
+            trace_ids = [
+                exemplar["labels"].get("trace_id")
+                for series in exemplars
+                for exemplar in series["exemplars"]
+            ]
+            assert any(trace_ids), f"{framework}: no exemplar with a trace_id on {DURATION}_bucket"
