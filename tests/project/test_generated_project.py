@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.http import http_get
+from tests.support.http import http_get, http_ok
 from tests.support.processes import free_port, port_open, running, wait_until
 from tests.support.venvs import find_python, install_project
 
@@ -120,18 +120,38 @@ def test_real_server_serves_and_stops_on_sigterm(
     assert len(export_warnings) <= 3, "\n".join(map(str, export_warnings))
 
 
-def test_prometheus_with_several_gunicorn_workers_is_refused(
+def test_prometheus_exporter_never_runs_several_workers(
     installed: tuple[Path, Path, str], tmp_path: Path
 ) -> None:
     project, bin_dir, framework = installed
-    if framework == "fastapi":
-        pytest.skip("uvicorn serves from one process: nothing to refuse")
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "3",
     }
+    if framework == "fastapi":
+        # uvicorn would read WEB_CONCURRENCY as its worker count; --workers 1 wins, so it
+        # serves from one process and /metrics works instead of crash-looping workers.
+        metrics_port = free_port()
+        env |= {
+            "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
+            "OTEL_EXPORTER_PROMETHEUS_PORT": str(metrics_port),
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "prometheus",
+        }
+        log_path = tmp_path / "server.log"
+        with running(["make", "run"], cwd=project, env=env, log_path=log_path) as make:
+            base = f"http://127.0.0.1:{env['PORT']}"
+            wait_until(lambda: http_ok(f"{base}/healthz"), 30, "uvicorn to answer")
+            assert http_get(f"{base}/hello")[0] == 200
+            scrape = http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1].decode()
+            assert "http_server_request_duration_seconds_count{" in scrape
+            make.stop()
+        log = log_path.read_text()
+        assert "Started parent process" not in log and "Traceback" not in log, log[-3000:]
+        return
     result = subprocess.run(
         ["make", "run"], cwd=project, env=env, capture_output=True, text=True, timeout=60
     )
