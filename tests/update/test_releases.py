@@ -16,7 +16,9 @@ def test_changelog_has_a_section_per_release_and_the_upcoming_one() -> None:
     releases, upcoming = read_releases()
     changelog = (TEMPLATE_ROOT / "CHANGELOG.md").read_text()
     headings = re.findall(r"^## (.+)$", changelog, flags=re.MULTILINE)
-    assert headings[0] == f"Unreleased ({upcoming})"
+    # Between releases the top section is "Unreleased (<next>)"; in the commit that is
+    # tagged as <next> it carries the version and date instead.
+    assert headings[0] == f"Unreleased ({upcoming})" or headings[0].startswith(f"{upcoming} - ")
     listed = [heading.split(" - ")[0] for heading in headings[1:]]
     assert listed == sorted(releases, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
 
