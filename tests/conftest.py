@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from generator.rendering import TEMPLATE_ROOT, render_service
+from generator.rendering import render_service
+from tests.support.built_tools import built_tool
 
 Render = Callable[..., Path]
 
@@ -34,22 +33,6 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Render:
 
 @pytest.fixture(scope="session")
 def otelcol() -> Path:
-    """The collector built from collector/builder-manifest.yaml.
-
-    scripts/test builds it once and passes OTELCOL_BIN; otherwise scripts/build-otelcol
-    builds it here (minutes on a cold cache, then reused by manifest hash).
-    """
-    if binary := os.environ.get("OTELCOL_BIN"):
-        return Path(binary)
-    result = subprocess.run(
-        [str(TEMPLATE_ROOT / "scripts" / "build-otelcol")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        pytest.fail(f"scripts/build-otelcol failed:\n{result.stdout}\n{result.stderr[-4000:]}")
-    binary = Path(lines[-1])
-    assert binary.is_file(), f"scripts/build-otelcol printed {binary}, which is not a file"
-    return binary
+    """The collector built from collector/builder-manifest.yaml (minutes on a cold cache,
+    then reused by manifest hash)."""
+    return built_tool("build-otelcol", "OTELCOL_BIN", timeout=1800)

@@ -4,7 +4,6 @@ Backstage's own validators (npm @backstage/catalog-model and plugin-scaffolder-c
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import yaml
 
 from generator import questions, template_source
 from generator.rendering import TEMPLATE_ROOT
+from tests.support.built_tools import built_tool
 
 TEMPLATE_YAML = TEMPLATE_ROOT / "backstage" / "template.yaml"
 JSON_TYPES = {"str": "string", "bool": "boolean", "int": "integer", "float": "number"}
@@ -32,17 +32,7 @@ ANSWER_SETS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="session")
 def backstage_validator() -> Path:
-    if directory := os.environ.get("BACKSTAGE_VALIDATOR_DIR"):
-        return Path(directory)
-    result = subprocess.run(
-        [str(TEMPLATE_ROOT / "scripts" / "install-backstage-validator")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"scripts/install-backstage-validator failed:\n{result.stderr[-3000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    return built_tool("install-backstage-validator", "BACKSTAGE_VALIDATOR_DIR", timeout=600)
 
 
 def validate(validator: Path, *files: Path) -> subprocess.CompletedProcess[str]:
