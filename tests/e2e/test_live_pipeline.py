@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.stack import collector, prometheus, services
-from tests.project.test_generated_project import PYTHON_BY_FRAMEWORK
 from tests.support.http import http_get
+from tests.support.matrix import FRAMEWORK_PARAMS, PYTHON_BY_FRAMEWORK
 from tests.support.processes import free_port, wait_until
 from tests.support.venvs import find_python, install_project
 
@@ -126,7 +126,7 @@ def send_pii_span(collector_endpoint: str) -> str:
 
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(f, marks=pytest.mark.xdist_group(f)) for f in sorted(PYTHON_BY_FRAMEWORK)],
+    params=FRAMEWORK_PARAMS,
 )
 def framework(request: pytest.FixtureRequest) -> str:
     return request.param

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.project.test_generated_project import PYTHON_BY_FRAMEWORK
 from tests.support.faults import installed_service
+from tests.support.matrix import PYTHON_BY_FRAMEWORK
 
 
 @pytest.fixture(

@@ -27,8 +27,8 @@ from tests.observability.queries import (
     rendered,
     rule_queries,
 )
-from tests.project.test_generated_project import PYTHON_BY_FRAMEWORK
 from tests.support.http import http_get, http_ok
+from tests.support.matrix import FRAMEWORK_PARAMS, PYTHON_BY_FRAMEWORK
 from tests.support.processes import free_port, wait_until
 from tests.support.venvs import find_python, install_project
 
@@ -48,7 +48,7 @@ ALERTS_EXPECTED = ("AvailabilityBudgetBurnFast", "OtelCollectorExportFailing")
 
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(f, marks=pytest.mark.xdist_group(f)) for f in sorted(PYTHON_BY_FRAMEWORK)],
+    params=FRAMEWORK_PARAMS,
 )
 def framework(request: pytest.FixtureRequest) -> str:
     return request.param

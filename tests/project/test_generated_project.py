@@ -14,19 +14,19 @@ from pathlib import Path
 import pytest
 
 from tests.support.http import http_get, http_ok
+from tests.support.matrix import FRAMEWORK_PARAMS, PYTHON_BY_FRAMEWORK
 from tests.support.processes import free_port, port_open, running, wait_until
 from tests.support.venvs import find_python, install_project
 
 pytestmark = pytest.mark.slow
 
 # One Python version per framework, so every python_version answer is exercised.
-PYTHON_BY_FRAMEWORK = {"flask": "3.11", "fastapi": "3.12", "django": "3.13"}
 
 
 # One xdist group per framework: its tests share one render and one installed venv.
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(f, marks=pytest.mark.xdist_group(f)) for f in sorted(PYTHON_BY_FRAMEWORK)],
+    params=FRAMEWORK_PARAMS,
 )
 def installed(request: pytest.FixtureRequest, render) -> tuple[Path, Path, str]:
     framework = request.param

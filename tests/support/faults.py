@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from tests.e2e.stack import _file_exporter_overlay
-from tests.project.test_generated_project import PYTHON_BY_FRAMEWORK
 from tests.support.collector import CollectorPorts, running_collector
 from tests.support.http import http_get, http_ok
+from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.processes import RunningProcess, free_port, running, wait_until
 from tests.support.venvs import find_python, install_project
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 FRAMEWORKS = ("flask", "fastapi", "django")
+
+# The tiers that install and run a service use one Python per framework, so the three
+# supported versions are all exercised without tripling the installs.
+PYTHON_BY_FRAMEWORK = {"flask": "3.11", "fastapi": "3.12", "django": "3.13"}
+
+# One xdist group per framework: a module's tests for a framework share one render and
+# one installed venv, on one worker.
+FRAMEWORK_PARAMS = [
+    pytest.param(f, marks=pytest.mark.xdist_group(f)) for f in sorted(PYTHON_BY_FRAMEWORK)
+]
 
 _VARIANTS: list[dict[str, Any]] = [
     {"exporters": ["otlp_http"], "sampler": "parentbased_always_on"},
