@@ -20,6 +20,7 @@ import yaml
 
 from tests.support.collector import CollectorPorts, running_collector
 from tests.support.http import http_ok
+from tests.support.otlp_json import read_records
 from tests.support.processes import RunningProcess, free_port, running, wait_until
 
 
@@ -36,12 +37,7 @@ class Collector:
 
     def records(self) -> list[dict[str, Any]]:
         """Every OTLP JSON payload the file exporter wrote so far."""
-        if not self.output.exists():
-            return []
-        text = self.output.read_text()
-        # The collector may be half way through writing the last line.
-        complete = text[: text.rfind("\n") + 1]
-        return [json.loads(line) for line in complete.splitlines() if line]
+        return read_records(self.output)
 
 
 def _file_exporter_overlay(rendered_config: Path, output: Path) -> dict[str, Any]:

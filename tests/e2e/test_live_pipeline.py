@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.e2e.stack import collector, prometheus, services
+from tests.support import otlp_json
 from tests.support.http import http_get
 from tests.support.matrix import FRAMEWORK_PARAMS, PYTHON_BY_FRAMEWORK
 from tests.support.processes import free_port, wait_until
@@ -34,42 +34,6 @@ STATUS_ERROR = 2
 
 def get(url: str, headers: dict[str, str] | None = None) -> int:
     return http_get(url, headers)[0]
-
-
-def attributes(items: list[dict[str, Any]]) -> dict[str, Any]:
-    def value(v: dict[str, Any]) -> Any:
-        if "arrayValue" in v:
-            return [value(x) for x in v["arrayValue"].get("values", [])]
-        return next(iter(v.values()), None)
-
-    return {a["key"]: value(a["value"]) for a in items}
-
-
-def spans_of(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found = []
-    for record in records:
-        for resource_spans in record.get("resourceSpans", []):
-            resource = attributes(resource_spans["resource"].get("attributes", []))
-            for scope in resource_spans.get("scopeSpans", []):
-                for span in scope.get("spans", []):
-                    found.append(
-                        {
-                            **span,
-                            "service": resource.get("service.name"),
-                            "attrs": attributes(span.get("attributes", [])),
-                        }
-                    )
-    return found
-
-
-def logs_of(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {**log, "service": attributes(rl["resource"].get("attributes", [])).get("service.name")}
-        for record in records
-        for rl in record.get("resourceLogs", [])
-        for scope in rl.get("scopeLogs", [])
-        for log in scope.get("logRecords", [])
-    ]
 
 
 def send_pii_span(collector_endpoint: str) -> str:
@@ -190,7 +154,7 @@ def test_live_telemetry_reaches_collector_and_prometheus(
             pii_trace = send_pii_span(col.otlp_endpoint)
 
             def frontend_trace_complete() -> bool:
-                spans = spans_of(col.records())
+                spans = otlp_json.spans(col.records())
                 return (
                     any(
                         s["service"] == names["backend"]
@@ -199,7 +163,7 @@ def test_live_telemetry_reaches_collector_and_prometheus(
                         for s in spans
                     )
                     and any(s["service"] == "pii-probe" for s in spans)
-                    and bool(logs_of(col.records()))
+                    and bool(otlp_json.logs(col.records()))
                 )
 
             wait_until(
@@ -224,7 +188,7 @@ def test_live_telemetry_reaches_collector_and_prometheus(
         records = col.records()
         raw_output = col.output.read_text()
 
-    spans = spans_of(records)
+    spans = otlp_json.spans(records)
     servers = [s for s in spans if s["kind"] == SERVER]
     assert {s["service"] for s in servers} == set(names.values())
 
@@ -254,7 +218,7 @@ def test_live_telemetry_reaches_collector_and_prometheus(
     assert client["service"] == names["frontend"] and client["traceId"] == linked[0]["traceId"]
 
     # Log records correlate with real spans.
-    logs = logs_of(records)
+    logs = otlp_json.logs(records)
     span_keys = {(s["traceId"], s["spanId"]) for s in spans}
     correlated = [log for log in logs if (log.get("traceId"), log.get("spanId")) in span_keys]
     assert correlated, "no exported log record carries the ids of an exported span"
@@ -283,14 +247,14 @@ def test_sigterm_flushes_buffered_telemetry(
         with services([("backend", project, bin_dir, free_port(), hold)], tmp_path) as started:
             service = started["backend"]
             assert get(f"{service.base}/items/11") == 200
-            assert spans_of(col.records()) == []
+            assert otlp_json.spans(col.records()) == []
             elapsed = service.process.stop()
         assert elapsed < 5.0, f"{framework} took {elapsed:.1f} s to stop"
         wait_until(
             lambda: any(
-                s["service"] == name and s["kind"] == SERVER for s in spans_of(col.records())
+                s["service"] == name and s["kind"] == SERVER for s in otlp_json.spans(col.records())
             ),
             10,
             "the request's span, flushed at shutdown",
         )
-        wait_until(lambda: bool(logs_of(col.records())), 10, "the logs flushed at shutdown")
+        wait_until(lambda: bool(otlp_json.logs(col.records())), 10, "the logs flushed at shutdown")

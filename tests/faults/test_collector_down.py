@@ -20,7 +20,6 @@ from tests.support.faults import (
     FAST_EXPORT,
     Load,
     collector_at,
-    collector_records,
     installed_service,
     item_path,
     looked_up_item_ids,
@@ -29,6 +28,7 @@ from tests.support.faults import (
     telemetry_warnings,
 )
 from tests.support.http import http_get
+from tests.support.otlp_json import read_records
 from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults-flask")]
@@ -86,4 +86,4 @@ def test_service_rides_out_a_collector_outage(render, otelcol: Path, tmp_path: P
 def http_items_exported(base: str, workdir: Path, item_id: int) -> bool:
     """Request /items/<item_id> and say whether its span has reached the collector."""
     assert http_get(f"{base}{item_path(item_id)}")[0] == 200
-    return item_id in looked_up_item_ids(collector_records(workdir / "collector-output.jsonl"))
+    return item_id in looked_up_item_ids(read_records(workdir / "collector-output.jsonl"))

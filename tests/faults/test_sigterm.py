@@ -15,12 +15,12 @@ from tests.support.faults import (
     FAST_EXPORT,
     Load,
     collector_at,
-    collector_records,
     item_path,
     looked_up_item_ids,
     service,
     terminate,
 )
+from tests.support.otlp_json import read_records
 from tests.support.processes import free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -55,12 +55,12 @@ def test_sigterm_under_load_loses_no_completed_request(
         output = tmp_path / "collector-output.jsonl"
 
         def all_spans_arrived() -> bool:
-            return completed <= looked_up_item_ids(collector_records(output))
+            return completed <= looked_up_item_ids(read_records(output))
 
         try:
             wait_until(all_spans_arrived, 15, "the spans of every completed request")
         except TimeoutError:
-            missing = completed - looked_up_item_ids(collector_records(output))
+            missing = completed - looked_up_item_ids(read_records(output))
             pytest.fail(f"{len(missing)} of {len(completed)} completed requests have no span")
 
 

@@ -13,13 +13,11 @@ from tests.support.faults import (
     FAST_EXPORT,
     Load,
     collector_at,
-    collector_records,
     installed_service,
-    metric_points,
     service,
-    spans,
 )
 from tests.support.http import http_get
+from tests.support.otlp_json import metric_points, read_records, spans
 from tests.support.processes import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults-flask")]
@@ -49,7 +47,7 @@ def test_every_gunicorn_worker_reports_spans_and_metrics(
         def span_instances() -> set[str]:
             return {
                 span["resource"]["service.instance.id"]
-                for span in spans(collector_records(output))
+                for span in spans(read_records(output))
                 if span["kind"] == 2 and span["resource"].get("service.name") == "flask-faults"
             }
 
@@ -98,7 +96,7 @@ def test_burst_beyond_the_span_queue_is_counted_and_harmless(
         assert http_get(f"{base}/healthz")[0] == 200
 
         def dropped() -> int:
-            points = metric_points(collector_records(output), "otel.sdk.processor.span.processed")
+            points = metric_points(read_records(output), "otel.sdk.processor.span.processed")
             return max(
                 (
                     int(p.get("asInt", 0))

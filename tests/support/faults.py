@@ -24,6 +24,7 @@ from tests.e2e.stack import _file_exporter_overlay
 from tests.support.collector import CollectorPorts, running_collector
 from tests.support.http import http_get, http_ok
 from tests.support.matrix import PYTHON_BY_FRAMEWORK
+from tests.support.otlp_json import spans
 from tests.support.processes import RunningProcess, free_port, running, wait_until
 from tests.support.venvs import find_python, install_project
 
@@ -179,31 +180,6 @@ def process_tree_rss_mb(pid: int) -> float:
     return total_kb / 1024
 
 
-def collector_records(output: Path) -> list[dict[str, Any]]:
-    if not output.exists():
-        return []
-    text = output.read_text()
-    complete = text[: text.rfind("\n") + 1]  # the collector may be mid-line
-    return [json.loads(line) for line in complete.splitlines() if line]
-
-
-def _attributes(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {a["key"]: next(iter(a["value"].values()), None) for a in items}
-
-
-def spans(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every span, with its resource attributes under "resource" and its own under "attrs"."""
-    found = []
-    for record in records:
-        for resource_spans in record.get("resourceSpans", []):
-            resource = _attributes(resource_spans["resource"].get("attributes", []))
-            for scope in resource_spans.get("scopeSpans", []):
-                for span in scope.get("spans", []):
-                    attrs = _attributes(span.get("attributes", []))
-                    found.append({**span, "resource": resource, "attrs": attrs})
-    return found
-
-
 def looked_up_item_ids(records: list[dict[str, Any]]) -> set[int]:
     """app.item.id of every items.lookup span (the route's own child span)."""
     return {
@@ -211,22 +187,6 @@ def looked_up_item_ids(records: list[dict[str, Any]]) -> set[int]:
         for span in spans(records)
         if span["name"] == "items.lookup"
     }
-
-
-def metric_points(records: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """Data points of metric ``name`` (sums and gauges), with attributes flattened."""
-    points = []
-    for record in records:
-        for resource_metrics in record.get("resourceMetrics", []):
-            for scope in resource_metrics.get("scopeMetrics", []):
-                for metric in scope.get("metrics", []):
-                    if metric["name"] != name:
-                        continue
-                    data = metric.get("sum") or metric.get("gauge") or {}
-                    for point in data.get("dataPoints", []):
-                        attrs = _attributes(point.get("attributes", []))
-                        points.append({**point, "attrs": attrs})
-    return points
 
 
 def telemetry_warnings(log_text: str) -> list[dict[str, Any]]:
