@@ -11,6 +11,7 @@ import pytest
 
 from generator.rendering import render_service
 from tests.support.built_tools import built_tool
+from tests.support.matrix import FRAMEWORK_PARAMS
 
 Render = Callable[..., Path]
 
@@ -36,3 +37,10 @@ def otelcol() -> Path:
     """The collector built from collector/builder-manifest.yaml (minutes on a cold cache,
     then reused by manifest hash)."""
     return built_tool("build-otelcol", "OTELCOL_BIN", timeout=1800)
+
+
+@pytest.fixture(scope="module", params=FRAMEWORK_PARAMS)
+def framework(request: pytest.FixtureRequest) -> str:
+    """Each framework in turn, for the tiers that install and run a service: one xdist
+    group per framework, so a module's tests for it share one render and one venv."""
+    return request.param

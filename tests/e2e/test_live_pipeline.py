@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.stack import collector, prometheus, services
 from tests.support import otlp_json
 from tests.support.http import http_get
-from tests.support.matrix import FRAMEWORK_PARAMS, PYTHON_BY_FRAMEWORK
+from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.processes import free_port, wait_until
 from tests.support.venvs import find_python, install_project
 
@@ -86,14 +86,6 @@ def send_pii_span(collector_endpoint: str) -> str:
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
     return trace_id
-
-
-@pytest.fixture(
-    scope="module",
-    params=FRAMEWORK_PARAMS,
-)
-def framework(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from tests.observability.queries import (
     rule_queries,
 )
 from tests.support.http import http_get, http_ok
-from tests.support.matrix import FRAMEWORK_PARAMS, PYTHON_BY_FRAMEWORK
+from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.processes import free_port, wait_until
 from tests.support.venvs import find_python, install_project
 
@@ -44,14 +44,6 @@ ZERO_FALLBACK = re.compile(r"\s*or\s+vector\(0\)\s*$")
 DURATION = metric_names()["http_server_duration"]
 REQUESTS = f"{DURATION}_count"
 ALERTS_EXPECTED = ("AvailabilityBudgetBurnFast", "OtelCollectorExportFailing")
-
-
-@pytest.fixture(
-    scope="module",
-    params=FRAMEWORK_PARAMS,
-)
-def framework(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture(scope="module")

@@ -14,22 +14,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.http import http_get, http_ok
-from tests.support.matrix import FRAMEWORK_PARAMS, PYTHON_BY_FRAMEWORK
+from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.processes import free_port, port_open, running, wait_until
 from tests.support.venvs import find_python, install_project
 
 pytestmark = pytest.mark.slow
 
-# One Python version per framework, so every python_version answer is exercised.
 
-
-# One xdist group per framework: its tests share one render and one installed venv.
-@pytest.fixture(
-    scope="module",
-    params=FRAMEWORK_PARAMS,
-)
-def installed(request: pytest.FixtureRequest, render) -> tuple[Path, Path, str]:
-    framework = request.param
+@pytest.fixture(scope="module")
+def installed(framework: str, render) -> tuple[Path, Path, str]:
     version = PYTHON_BY_FRAMEWORK[framework]
     python = find_python(version)
     if python is None:
