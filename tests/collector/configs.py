@@ -25,6 +25,8 @@ COLLECTOR_ANSWERS: list[dict[str, Any]] = [
         {**MATRIX[0], "traces_backend": traces, "logs_backend": logs}
         for traces, logs in _BACKEND_PAIRS
     ),
+    # Tail sampling adds a second traces pipeline: the same rules apply to it.
+    {**MATRIX[0], "tail_sampling": True, "traces_backend": "tempo", "logs_backend": "none"},
 ]
 
 # ${env:NAME} or ${env:NAME:-default}, as the collector's env provider reads them.
@@ -36,7 +38,8 @@ def backends(answers: dict[str, Any]) -> tuple[str, str]:
 
 
 def answers_id(answers: dict[str, Any]) -> str:
-    return "-".join([matrix_id(answers), *backends(answers)])
+    tail = ["tail_sampling"] if answers.get("tail_sampling") else []
+    return "-".join([matrix_id(answers), *backends(answers), *tail])
 
 
 def _strings(node: Any) -> list[str]:

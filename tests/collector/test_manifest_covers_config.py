@@ -56,7 +56,8 @@ def used_by_any_config(render) -> dict[str, set[str]]:
 def test_configs_use_components_of_every_kind(used_by_any_config) -> None:
     # Guards the helper: a parsing slip must not make the coverage checks below vacuous.
     assert used_by_any_config["exporters"] >= {"otlp_grpc", "otlp_http", "prometheus", "debug"}
-    assert used_by_any_config["connectors"] == {"span_metrics", "service_graph"}
+    assert used_by_any_config["connectors"] == {"span_metrics", "service_graph", "forward"}
+    assert "tail_sampling" in used_by_any_config["processors"]
     assert all(used_by_any_config[kind] for kind in KINDS), used_by_any_config
 
 

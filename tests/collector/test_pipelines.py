@@ -120,7 +120,11 @@ def test_traces_and_logs_go_to_the_chosen_backends(case) -> None:
     answers, project, config = case
     traces_backend, logs_backend = backends(answers)
     traces_exporter = f"otlp_grpc/{traces_backend}"
-    assert config["service"]["pipelines"]["traces"]["exporters"][0] == traces_exporter
+    # With tail sampling the backend gets only the kept traces, from traces/sampled.
+    exporting = {
+        pid for pid, p in pipelines(config, "traces").items() if traces_exporter in p["exporters"]
+    }
+    assert exporting == {"traces/sampled" if answers.get("tail_sampling") else "traces"}
     assert config["exporters"][traces_exporter]["endpoint"] == f"{traces_backend}:4317"
     assert config["exporters"][traces_exporter]["tls"] == {"insecure": True}
     other = {"jaeger": "tempo", "tempo": "jaeger"}[traces_backend]
@@ -193,9 +197,26 @@ def masked(settings: dict[str, Any], value: str) -> bool:
 
 
 def pii_pipelines(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    chosen = {**pipelines(config, "traces"), **pipelines(config, "logs")}
+    """The traces and logs pipelines that take data from outside (the otlp receiver); a
+    pipeline fed by a connector (traces/sampled) gets spans those have already cleaned."""
+    chosen = {
+        pid: pipeline
+        for pid, pipeline in {**pipelines(config, "traces"), **pipelines(config, "logs")}.items()
+        if "otlp" in pipeline["receivers"]
+    }
     assert "traces" in chosen
     return chosen
+
+
+def test_pipelines_fed_by_connectors_only_take_cleaned_data(case) -> None:
+    _, _, config = case
+    for pid, pipeline in pipelines(config).items():
+        for receiver in pipeline["receivers"]:
+            if component_type(receiver) == "forward":
+                feeding = [q for q, p in pipelines(config).items() if receiver in p["exporters"]]
+                assert feeding and all(q in pii_pipelines(config) for q in feeding), (
+                    f"{pid} takes {receiver} from {feeding}, which are not cleaned"
+                )
 
 
 @pytest.mark.parametrize(
