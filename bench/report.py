@@ -23,7 +23,7 @@ CASE_LABELS = {
     "collector_down": "collector down",
     "io_bare": "~1 ms I/O, bare",
     "io_full": "~1 ms I/O, full",
-    "before": "full, telemetry code before this benchmark's changes",
+    "before": "full, as released before these changes (--before)",
     "no_log_export": "full without OTLP log export (OTEL_LOGS_EXPORTER=none)",
     "no_metric_export": "full without metric export (OTEL_METRICS_EXPORTER=none)",
 }
@@ -80,6 +80,47 @@ def _throughput_tables(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _median_cpu(runs: list[dict[str, Any]], framework: str, case: str) -> float | None:
+    values = [
+        run["cpu_us_per_request"]
+        for run in runs
+        if run["framework"] == framework and run["case"] == case
+    ]
+    return statistics.median(values) if values else None
+
+
+def _floor_table(runs: list[dict[str, Any]], floor: dict[str, Any]) -> list[str]:
+    """How close each framework could get at best: its bare CPU per request against bare
+    plus the SDK's own floor (bench/floor.py), next to what the service costs."""
+    floor_us = floor["cpu_us_per_request"]["median"]
+    lines = [
+        "#### The floor: what the SDK alone costs per request",
+        "",
+        f"bench/floor.py, same interpreter and SDK: {floor_us:.0f} µs of CPU per request "
+        f"(min-max {floor['cpu_us_per_request']['min']:.0f}-"
+        f"{floor['cpu_us_per_request']['max']:.0f}) for one server span with the HTTP "
+        "attributes, the duration histogram and in-flight counter, one log record, and "
+        "OTLP encoding of the span and the record. Importing the SDK and the OTLP/HTTP "
+        f"exporters alone adds {floor['import_ms']['sdk_and_otlp_http_exporters']:.0f} ms "
+        "to an empty interpreter.",
+        "",
+        "| framework | bare CPU µs/req | full CPU µs/req | telemetry µs/req | "
+        "best ratio possible: bare / (bare + floor) | full, by CPU: bare / full |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for framework in dict.fromkeys(run["framework"] for run in runs):
+        bare = _median_cpu(runs, framework, "bare")
+        full = _median_cpu(runs, framework, "full")
+        if bare is None or full is None:
+            continue
+        lines.append(
+            f"| {framework} | {bare:.0f} | {full:.0f} | {full - bare:.0f} | "
+            f"{bare / (bare + floor_us):.2f} | {bare / full:.2f} |"
+        )
+    lines.append("")
+    return lines
+
+
 def render_results(results: dict[str, Any]) -> str:
     settings = results["settings"]
     machine = results["machine"]
@@ -87,8 +128,8 @@ def render_results(results: dict[str, Any]) -> str:
     lines = [
         START,
         "",
-        f"Machine: {machine['cpus']} CPUs (shared with other jobs during the run; load "
-        f"average at start {load}), Python {machine['python']}, kernel {machine['kernel']}. "
+        f"Machine: {machine['cpus']} CPUs (load average at start {load}), "
+        f"Python {machine['python']}, kernel {machine['kernel']}. "
         f"wrk -t{settings['threads']} -c{settings['connections']}, {settings['warmup']:g} s "
         f"warm-up then {settings['duration']:g} s measured per run, {settings['rounds']} "
         f"interleaved rounds, gunicorn WEB_CONCURRENCY={settings['workers']}. Cells: median "
@@ -107,6 +148,8 @@ def render_results(results: dict[str, Any]) -> str:
             bare, full = seconds["bare"] * 1000, seconds["telemetry"] * 1000
             lines.append(f"| {framework} | {bare:.0f} | {full:.0f} | {full - bare:.0f} |")
         lines.append("")
+    if floor := results.get("floor"):
+        lines += _floor_table(results["runs"], floor)
     if render := results.get("render_seconds"):
         lines += [
             "#### Render time: `copier copy`",

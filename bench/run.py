@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -104,13 +105,23 @@ def otelcol_binary() -> Path:
     return Path(output.strip().splitlines()[-1])
 
 
-def prepare_project(framework: str, workdir: Path) -> Path:
-    """Render the default answers for ``framework`` and install it; returns the project."""
+def prepare_project(framework: str, workdir: Path, before: str | None) -> Path:
+    """Render the default answers for ``framework`` from the working tree and install it
+    afresh (uv's cache makes that a few seconds), so a run never measures stale code.
+
+    With ``before`` (a git ref of this repository), the service's package as rendered by
+    that release goes to ``.base/``, which the "before" case puts first on the path.
+    """
     project = workdir / framework
-    if not (project / ".venv" / "bin" / "python").exists():
-        render_service(project, {"service_name": "bench-svc", "framework": framework})
-        python = find_python(PYTHON_VERSION) or sys.exit(f"bench: no Python {PYTHON_VERSION}")
-        install_project(project, python)
+    shutil.rmtree(project, ignore_errors=True)
+    answers = {"service_name": "bench-svc", "framework": framework}
+    render_service(project, answers)
+    python = find_python(PYTHON_VERSION) or sys.exit(f"bench: no Python {PYTHON_VERSION}")
+    install_project(project, python)
+    if before:
+        with tempfile.TemporaryDirectory() as old:
+            render_service(Path(old), answers, template=REPO, vcs_ref=before)
+            shutil.copytree(Path(old) / "src" / PACKAGE, project / ".base" / PACKAGE)
     return project
 
 
@@ -309,6 +320,15 @@ def import_times(projects: dict[str, Path], repeats: int) -> dict[str, dict[str,
     return results
 
 
+def floor(project: Path) -> dict[str, Any]:
+    """bench/floor.py run with a rendered project's interpreter (same Python, same SDK)."""
+    python = project / ".venv" / "bin" / "python"
+    output = subprocess.run(
+        [str(python), str(BENCH / "floor.py")], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(output)
+
+
 def render_times(repeats: int) -> dict[str, float]:
     """Seconds for `copier copy` of the full template with every option vs a one-file
     template, interleaved, median of ``repeats``."""
@@ -369,11 +389,18 @@ def main() -> None:
         help="an extra telemetry case with these environment variables (repeatable)",
     )
     parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also run the service as released at this git ref (a tag) as the case 'before'",
+    )
+    parser.add_argument(
         "--skip-throughput",
         action="store_true",
         help="keep the throughput runs of the existing results file, redo the rest",
     )
-    parser.add_argument("--skip-startup", action="store_true", help="no import/render timing")
+    parser.add_argument(
+        "--skip-startup", action="store_true", help="no import, render or floor timing"
+    )
     args = parser.parse_args()
     # Servers, the collector and the backend are stopped by the context managers on
     # the way out; a SIGTERM must unwind through them too.
@@ -382,11 +409,13 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     frameworks = [f for f in args.frameworks.split(",") if f]
     cases = [c for c in CASES if c.name in args.cases.split(",")]
+    if args.before:
+        cases.append(Case("before", telemetry=True, env={"PYTHONPATH": ".base"}))
     for variant in args.variant:
         name, _, assignments = variant.partition(":")
         env = dict(item.split("=", 1) for item in assignments.split(",") if item)
         cases.append(Case(name, telemetry=True, env=env))
-    projects = {f: prepare_project(f, args.workdir) for f in frameworks}
+    projects = {f: prepare_project(f, args.workdir, args.before) for f in frameworks}
     if args.skip_throughput:
         previous = json.loads(args.results.read_text())
         runs = [Run(**run) for run in previous["runs"]]
@@ -412,6 +441,7 @@ def main() -> None:
     if not args.skip_startup:
         results["import_seconds"] = import_times(projects, repeats=5)
         results["render_seconds"] = render_times(repeats=3)
+        results["floor"] = floor(next(iter(projects.values())))
     args.results.write_text(json.dumps(results, indent=2) + "\n")
     write_report(results, args.report)
     print(f"bench: wrote {args.results} and {args.report}")

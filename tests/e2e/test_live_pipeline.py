@@ -214,6 +214,11 @@ def test_live_telemetry_reaches_collector_and_prometheus(
     span_keys = {(s["traceId"], s["spanId"]) for s in spans}
     correlated = [log for log in logs if (log.get("traceId"), log.get("spanId")) in span_keys]
     assert correlated, "no exported log record carries the ids of an exported span"
+    # Trace ids and the service name are fields of the record and its resource already;
+    # copies in the attributes would only make every record dearer to encode and store.
+    copies = {"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName", "trace_id"}
+    for log in correlated:
+        assert not copies & set(otlp_json.attributes(log.get("attributes", []))), log
 
     # Redaction: none of the secrets reaches the exporter output.
     for secret in (CARD_NUMBER, "s3cr3t-t0ken-e2e", EMAIL):
