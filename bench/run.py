@@ -38,7 +38,14 @@ sys.path.insert(0, str(REPO))
 from bench.report import write_report  # noqa: E402
 from generator.rendering import render_service  # noqa: E402
 from tests.support.http import http_ok  # noqa: E402
-from tests.support.processes import free_port, port_open, running, wait_until  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    free_port,
+    port_open,
+    process_tree,
+    rss_mb,
+    running,
+    wait_until,
+)
 from tests.support.venvs import find_python, install_project  # noqa: E402
 
 BENCH = REPO / "bench"
@@ -138,18 +145,6 @@ def server_command(project: Path, case: Case, port: int) -> list[str]:
     return command.split()
 
 
-def process_tree(pid: int) -> list[int]:
-    pids = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            pids += process_tree(int(child))
-    return pids
-
-
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -159,18 +154,6 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / CLOCK_TICKS
-
-
-def rss_mb(pids: list[int]) -> float:
-    total_kb = 0
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        if match := re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE):
-            total_kb += int(match.group(1))
-    return total_kb / 1024
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}

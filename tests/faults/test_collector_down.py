@@ -23,13 +23,12 @@ from tests.support.faults import (
     installed_service,
     item_path,
     looked_up_item_ids,
-    process_tree_rss_mb,
     service,
     telemetry_warnings,
 )
 from tests.support.http import http_get
 from tests.support.otlp_json import read_records
-from tests.support.processes import wait_until
+from tests.support.processes import process_tree, rss_mb, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults-flask")]
 
@@ -59,11 +58,11 @@ def test_service_rides_out_a_collector_outage(render, otelcol: Path, tmp_path: P
         outage_started = time.monotonic()
         with Load(base, lambda n: "/hello", threads=4) as load:
             time.sleep(5)
-            rss_start = process_tree_rss_mb(server.pid)
+            rss_start = rss_mb(process_tree(server.pid))
             rss_samples = []
             while time.monotonic() - outage_started < OUTAGE_SECONDS:
                 time.sleep(5)
-                rss_samples.append(process_tree_rss_mb(server.pid))
+                rss_samples.append(rss_mb(process_tree(server.pid)))
         outage_seconds = time.monotonic() - outage_started
 
         assert len(load.results) > 100, f"only {len(load.results)} requests in the outage"

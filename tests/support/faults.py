@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -160,24 +159,6 @@ def terminate(process: RunningProcess, timeout: float = 30.0) -> float:
         process.process.wait()
         raise
     return time.monotonic() - started
-
-
-def process_tree_rss_mb(pid: int) -> float:
-    pids, total_kb = [pid], 0
-    while pids:
-        current = pids.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                pids += [int(child) for child in (task / "children").read_text().split()]
-            except OSError:
-                continue
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        if match := re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE):
-            total_kb += int(match.group(1))
-    return total_kb / 1024
 
 
 def looked_up_item_ids(records: list[dict[str, Any]]) -> set[int]:
