@@ -39,7 +39,7 @@ def test_instrumentation_resource_and_pod_annotation(
     python_env = {e["name"]: e["value"] for e in spec["python"]["env"]}
     assert python_env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
     assert spec["sampler"]["type"] == answers_of(project)["sampler"]
-    assert spec["propagators"] == ["tracecontext", "baggage"]
+    assert spec["propagators"] == ["tracecontext"]
     name = answers["service_name"]
     namespace = built.of_kind("Namespace")[0]["metadata"]["name"]
     assert instrumentation["metadata"]["name"] == name
