@@ -93,6 +93,26 @@ def test_nothing_planted_leaves_the_collector(
         assert look_alike in out, f"{look_alike!r} was changed"
 
 
+def test_server_spans_without_a_route_are_named_by_method(
+    otelcol: Path, rendered_config: Path, tmp_path: Path
+) -> None:
+    """Whatever a sender named them: a client's URL must never become a span name."""
+    payload = otlp_span_payload(SERVICE, ["harmless"])
+    span = payload["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["name"] = "GET /random/x7k2p9"
+    span["attributes"] = [a for a in span["attributes"] if a["key"] != "http.route"]
+    odd = {**span, "spanId": "eee19b7ec3c1b175", "name": "PURGE /random/q8w3e1"}
+    odd["attributes"] = [
+        {"key": "http.request.method", "value": {"stringValue": "_OTHER"}},
+    ]
+    payload["resourceSpans"][0]["scopeSpans"][0]["spans"].append(odd)
+    with collector(otelcol, rendered_config, tmp_path) as col:
+        post_otlp(col.otlp_endpoint, "traces", payload)
+        wait_until(lambda: len(otlp_json.spans(col.records())) == 2, 30, "both spans")
+        names = sorted(s["name"] for s in otlp_json.spans(col.records()))
+    assert names == ["GET", "HTTP"]
+
+
 def without_rule(config: dict[str, Any], regex: str) -> dict[str, Any]:
     """The rendered config with one rule taken out of both processors."""
     processors = config["processors"]
