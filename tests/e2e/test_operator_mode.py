@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ ANSWERS = {
     "instrumentation": "operator",
 }
 INSTRUMENTATION = Path("deploy") / "k8s" / "base" / "instrumentation.yaml"
-REQUESTS = 5
+REQUESTS = 20
 
 
 def operator_environment(project: Path) -> dict[str, str]:
@@ -85,8 +86,14 @@ def test_injected_sdk_exports_every_application_log_once(render, otelcol, tmp_pa
         ]
         with running(command, cwd=project, env=env, log_path=tmp_path / "svc.log") as svc:
             wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 60, "the service")
-            for _ in range(REQUESTS):
-                assert http_get(f"http://127.0.0.1:{port}/hello")[0] == 200
+            # In parallel, so both gunicorn workers serve some: each must export its own.
+            with ThreadPoolExecutor(4) as pool:
+                statuses = list(
+                    pool.map(
+                        lambda _: http_get(f"http://127.0.0.1:{port}/hello")[0], range(REQUESTS)
+                    )
+                )
+            assert statuses == [200] * REQUESTS
 
             def hello_logs() -> list[dict]:
                 return [
@@ -95,7 +102,13 @@ def test_injected_sdk_exports_every_application_log_once(render, otelcol, tmp_pa
                     if log["body"].get("stringValue") == "saying hello"
                 ]
 
-            wait_until(lambda: len(hello_logs()) >= REQUESTS, 30, f"{REQUESTS} log records")
+            try:
+                wait_until(lambda: len(hello_logs()) >= REQUESTS, 60, f"{REQUESTS} log records")
+            except TimeoutError as timeout:
+                raise AssertionError(
+                    f"{len(hello_logs())} of {REQUESTS} log records arrived; service log:\n"
+                    f"{svc.log()[-4000:]}\ncollector log:\n{col.process.log()[-2000:]}"
+                ) from timeout
             svc.stop()
         records = col.records()
     logs = hello_logs()
