@@ -39,6 +39,15 @@ class Collector:
         """Every OTLP JSON payload the file exporter wrote so far."""
         return read_records(self.output)
 
+    def service_env(self) -> dict[str, str]:
+        """A service's environment for sending here, exporting within a second."""
+        return {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+        }
+
 
 def _file_exporter_overlay(rendered_config: Path, output: Path) -> dict[str, Any]:
     """A second --config that adds a `file` exporter to every rendered pipeline.

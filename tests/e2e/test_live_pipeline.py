@@ -117,10 +117,7 @@ def test_live_telemetry_reaches_collector_and_prometheus(
         prometheus(col.prometheus_port, tmp_path) as prom,
     ):
         common = {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": col.otlp_endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "OTEL_BLRP_SCHEDULE_DELAY": "200",
-            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+            **col.service_env(),
             "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": "authorization",
         }
         backend_port = free_port()

@@ -73,9 +73,7 @@ def test_injected_sdk_exports_every_application_log_once(render, otelcol, tmp_pa
             "PORT": str(port),
             "OTEL_SERVICE_NAME": "operator-logs",
             **operator_environment(project),
-            "OTEL_EXPORTER_OTLP_ENDPOINT": col.otlp_endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            **col.service_env(),
         }
         command = [
             str(bin_dir / "opentelemetry-instrument"),

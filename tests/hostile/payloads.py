@@ -97,6 +97,10 @@ def _numbered(prefix: str, texts: list[str]) -> dict[str, str]:
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 
 
+def _resource(service: str, texts: list[str]) -> dict[str, Any]:
+    return {"attributes": _attrs({"service.name": service, **_numbered("owner", texts)})}
+
+
 def otlp_span_payload(service: str, texts: list[str]) -> dict[str, Any]:
     """A span carrying ``texts`` in every place a sender can write text that the collector
     can reach, and the look-alikes as plain attributes. Not in links: OTTL 0.158 cannot
@@ -105,9 +109,7 @@ def otlp_span_payload(service: str, texts: list[str]) -> dict[str, Any]:
     return {
         "resourceSpans": [
             {
-                "resource": {
-                    "attributes": _attrs({"service.name": service, **_numbered("owner", texts)})
-                },
+                "resource": _resource(service, texts),
                 "scopeSpans": [
                     {
                         "spans": [
@@ -151,9 +153,7 @@ def otlp_log_payload(service: str, texts: list[str]) -> dict[str, Any]:
     return {
         "resourceLogs": [
             {
-                "resource": {
-                    "attributes": _attrs({"service.name": service, **_numbered("owner", texts)})
-                },
+                "resource": _resource(service, texts),
                 "scopeLogs": [
                     {
                         "logRecords": [
@@ -180,9 +180,7 @@ def otlp_metric_payload(service: str, texts: list[str]) -> dict[str, Any]:
     return {
         "resourceMetrics": [
             {
-                "resource": {
-                    "attributes": _attrs({"service.name": service, **_numbered("owner", texts)})
-                },
+                "resource": _resource(service, texts),
                 "scopeMetrics": [
                     {
                         "metrics": [

@@ -160,10 +160,7 @@ def test_hostile_traffic_leaves_nothing_and_mints_no_series(
             prometheus(col.prometheus_port, tmp_path) as prom,
         ):
             env = {
-                "OTEL_EXPORTER_OTLP_ENDPOINT": col.otlp_endpoint,
-                "OTEL_BSP_SCHEDULE_DELAY": "200",
-                "OTEL_BLRP_SCHEDULE_DELAY": "200",
-                "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+                **col.service_env(),
                 # A team that captures every header must still not export credentials.
                 "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": ".*",
                 "REDACTION_ALLOWED_QUERY_PARAMS": ALLOWED_PARAM,
