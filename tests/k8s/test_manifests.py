@@ -49,6 +49,7 @@ def app_name(project: Path) -> str:
 CUSTOM_RESOURCES = {
     ("opentelemetry.io/v1alpha1", "Instrumentation"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
 }
 
 
@@ -85,23 +86,28 @@ def test_everything_lands_in_the_overlay_namespace(built: Build) -> None:
     name = namespaces[0]["metadata"]["name"]
     labels = namespaces[0]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
     for obj in built.objects:
-        if obj["kind"] not in cluster_scoped:
+        if obj["kind"] != "Namespace":
             assert obj["metadata"].get("namespace") == name, obj["metadata"]
-    binding = built.of_kind("ClusterRoleBinding")[0]
+    (binding,) = built.of_kind("RoleBinding")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "otel-agent", "namespace": name}
     ]
-    assert binding["roleRef"]["name"] == built.of_kind("ClusterRole")[0]["metadata"]["name"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": built.get("Role", "otel-agent")["metadata"]["name"],
+    }
 
 
 def test_overlays_do_not_collide_in_one_cluster(project: Path, build_overlay) -> None:
+    # Everything but the Namespace is namespaced: two overlays in one cluster share nothing.
     dev, prod = (build_overlay(project, overlay) for overlay in OVERLAYS)
-    for kind in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
-        dev_names = {o["metadata"]["name"] for o in dev.of_kind(kind)}
-        prod_names = {o["metadata"]["name"] for o in prod.of_kind(kind)}
-        assert dev_names and not dev_names & prod_names, kind
+    for built in (dev, prod):
+        assert not built.of_kind("ClusterRole") and not built.of_kind("ClusterRoleBinding")
+    dev_names = {o["metadata"]["name"] for o in dev.of_kind("Namespace")}
+    prod_names = {o["metadata"]["name"] for o in prod.of_kind("Namespace")}
+    assert dev_names and not dev_names & prod_names
 
 
 def test_recommended_labels_on_every_object(project: Path, built: Build) -> None:
@@ -210,8 +216,8 @@ def test_network_policy_admits_the_app_port_and_reaches_dns_and_the_agent(
     policy = built.get("NetworkPolicy", app_name(project))["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     ingress_ports = {p["port"] for rule in policy["ingress"] for p in rule["ports"]}
-    expected = {"http", "metrics"} if "prometheus" in answers["exporters"] else {"http"}
-    assert ingress_ports == expected
+    # The metrics port opens to Prometheus only, through metrics-scrape (test_alert_targets).
+    assert ingress_ports == {"http"}
     egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
     otlp = [e for e in answers["exporters"] if e.startswith("otlp_")]
     expected_egress = {(53, "UDP"), (53, "TCP")}
