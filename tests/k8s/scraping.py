@@ -78,25 +78,32 @@ def scrape_targets(built: Build) -> list[Target]:
     return targets
 
 
-def _peer_is_scraper(peer: dict[str, Any]) -> bool:
+def _peer_is_scraper(peer: dict[str, Any], scraper: dict[str, str]) -> bool:
     # A peer with a podSelector needs pod labels this check does not assume; a bare
     # podSelector or ipBlock means this namespace or addresses, not the scraper's pods.
     if "namespaceSelector" not in peer or peer.get("podSelector"):
         return False
-    return selects(peer["namespaceSelector"], SCRAPER_NAMESPACE_LABELS)
+    return selects(peer["namespaceSelector"], scraper)
 
 
-def _rule_admits(rule: dict[str, Any], port_name: str, port: int) -> bool:
+def _rule_admits(rule: dict[str, Any], port_name: str, port: int, scraper: dict[str, str]) -> bool:
     peers = rule.get("from")
-    if peers and not any(_peer_is_scraper(peer) for peer in peers):
+    if peers and not any(_peer_is_scraper(peer, scraper) for peer in peers):
         return False
     ports = rule.get("ports")
     return not ports or any(p.get("port") in (port_name, port) for p in ports)
 
 
-def admits_scraper(built: Build, workload: dict[str, Any], port_name: str, port: int) -> bool:
-    """Whether the NetworkPolicies let the scraper's namespace reach this port: a pod no
-    Ingress policy selects accepts everything; otherwise one rule of one policy must."""
+def admits_scraper(
+    built: Build,
+    workload: dict[str, Any],
+    port_name: str,
+    port: int,
+    scraper: dict[str, str] = SCRAPER_NAMESPACE_LABELS,
+) -> bool:
+    """Whether the NetworkPolicies let pods of a namespace labelled ``scraper`` reach this
+    port: a pod no Ingress policy selects accepts everything; otherwise one rule of one
+    policy must."""
     policies = [
         policy["spec"]
         for policy in built.of_kind("NetworkPolicy")
@@ -106,7 +113,7 @@ def admits_scraper(built: Build, workload: dict[str, Any], port_name: str, port:
     if not policies:
         return True
     return any(
-        _rule_admits(rule, port_name, port)
+        _rule_admits(rule, port_name, port, scraper)
         for policy in policies
         for rule in policy.get("ingress", [])
     )

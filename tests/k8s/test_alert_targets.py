@@ -9,10 +9,13 @@ from __future__ import annotations
 import copy
 import json
 import re
+import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.k8s.cases import K8S_CASES, OVERLAYS, case_id
 from tests.k8s.conftest import Build, BuildOverlay
@@ -209,3 +212,43 @@ def test_a_missing_target_is_reported(
     mutation(objects)
     problems = missing_targets(Build(built.text, objects))
     assert any(expected in problem for problem in problems), problems
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+
+
+def documented_overlay_patches() -> list[dict[str, Any]]:
+    """The ``patches:`` blocks of the docs' scraping section, as one list."""
+    section = DOCS.read_text().split("## Scraping the collectors on Kubernetes", 1)[1]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    patches = [yaml.safe_load(textwrap.dedent(b)) for b in blocks]
+    found = [p for block in patches if "patches" in block for p in block["patches"]]
+    assert len(found) == 2, found
+    return found
+
+
+def test_documented_overlay_patches_do_what_the_docs_say(
+    render, build_overlay: BuildOverlay
+) -> None:
+    project = render(K8S_CASES[0])
+    overlay = project / "deploy/k8s/overlays/docs-scraping"
+    overlay.mkdir(exist_ok=True)
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["../prod"],
+        "patches": documented_overlay_patches(),
+    }
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    built = build_overlay(project, "docs-scraping")
+    # The Operator's objects carry the label kube-prometheus-stack selects by.
+    for kind in ("PodMonitor", "PrometheusRule"):
+        assert built.of_kind(kind)
+        for obj in built.of_kind(kind):
+            assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    # The metrics ports are open to the namespace named in the patch, and only to it.
+    observability = {"kubernetes.io/metadata.name": "observability"}
+    gateway = built.get("Deployment", "otel-gateway")
+    for port_name, port in (("telemetry", 8888), ("prom-exporter", 8889)):
+        assert admits_scraper(built, gateway, port_name, port, observability)
+        assert not admits_scraper(built, gateway, port_name, port)
