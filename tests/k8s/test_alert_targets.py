@@ -179,6 +179,32 @@ def _scraper_elsewhere(objects: list[dict[str, Any]]) -> None:
             peer["namespaceSelector"]["matchLabels"] = {"kubernetes.io/metadata.name": "other"}
 
 
+def _gateway_config(
+    objects: list[dict[str, Any]], change: Callable[[dict[str, Any]], None]
+) -> None:
+    for config_map in objects:
+        if config_map["kind"] == "ConfigMap" and "otelcol-config.yaml" in config_map["data"]:
+            config = yaml.safe_load(config_map["data"]["otelcol-config.yaml"])
+            change(config)
+            config_map["data"]["otelcol-config.yaml"] = yaml.safe_dump(config)
+
+
+def _no_resource_labels(objects: list[dict[str, Any]]) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config["exporters"]["prometheus"].pop("resource_to_telemetry_conversion")
+
+    _gateway_config(objects, change)
+
+
+def _no_span_metrics_into_prometheus(objects: list[dict[str, Any]]) -> None:
+    def change(config: dict[str, Any]) -> None:
+        for pid, pipeline in config["service"]["pipelines"].items():
+            if pid.startswith("metrics"):
+                pipeline["receivers"].remove("span_metrics")
+
+    _gateway_config(objects, change)
+
+
 def _telemetry_on_loopback(objects: list[dict[str, Any]]) -> None:
     (container,) = pod_spec(_workload(objects, "DaemonSet", "otel-agent"))["containers"]
     container.setdefault("env", []).append({"name": "OTEL_COLLECTOR_HOST", "value": "127.0.0.1"})
@@ -193,6 +219,8 @@ def _telemetry_on_loopback(objects: list[dict[str, Any]]) -> None:
         (_move_gateway_telemetry_port, "Deployment/otel-gateway: port 9999"),
         (_scraper_elsewhere, "keep the monitoring namespace from port"),
         (_telemetry_on_loopback, "listens on 127.0.0.1"),
+        (_no_resource_labels, "queries filter on service_name"),
+        (_no_span_metrics_into_prometheus, "needs span_metrics in the exported metrics pipeline"),
     ],
     ids=[
         "no-collector-monitor",
@@ -201,6 +229,8 @@ def _telemetry_on_loopback(objects: list[dict[str, Any]]) -> None:
         "telemetry-port-moved",
         "scraper-blocked",
         "loopback",
+        "no-resource-labels",
+        "no-span-metrics",
     ],
 )
 def test_a_missing_target_is_reported(
