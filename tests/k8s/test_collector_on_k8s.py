@@ -16,7 +16,14 @@ import yaml
 from tests.collector.configs import env_references
 from tests.k8s.cases import K8S_CASES, OVERLAYS, case_id
 from tests.k8s.conftest import Build, BuildOverlay
-from tests.k8s.workloads import WORKLOAD_KINDS, answers_of, env_value, only_container, pod_spec
+from tests.k8s.workloads import (
+    WORKLOAD_KINDS,
+    answers_of,
+    env_value,
+    mounted_config,
+    only_container,
+    pod_spec,
+)
 
 GATEWAY_CONFIG = Path("collector") / "otelcol-config.yaml"
 AGENT_CONFIG = Path("collector") / "otelcol-agent.yaml"
@@ -25,22 +32,6 @@ AGENT_CONFIG = Path("collector") / "otelcol-agent.yaml"
 @pytest.fixture(params=K8S_CASES, ids=case_id)
 def project(request: pytest.FixtureRequest, render) -> Path:
     return render(request.param)
-
-
-def mounted_config(built: Build, workload_kind: str, name: str) -> tuple[str, str]:
-    """(file name, text) of the collector config a collector workload starts with."""
-    workload = built.get(workload_kind, name)
-    container = only_container(workload)
-    [config_arg] = [a for a in container["args"] if a.startswith("--config=")]
-    path = Path(config_arg.removeprefix("--config="))
-    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == str(path.parent))
-    volume = next(v for v in pod_spec(workload)["volumes"] if v["name"] == mount["name"])
-    config_map = next(
-        cm
-        for cm in built.of_kind("ConfigMap")
-        if cm["metadata"]["name"] == volume["configMap"]["name"]
-    )
-    return path.name, config_map["data"][path.name]
 
 
 # What the downward API would give a pod, for fieldRef variables.
@@ -136,11 +127,7 @@ def test_agent_adds_kubernetes_metadata_of_its_own_node(project: Path, build_ove
     assert env_value(container, variable)["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
     for pid, pipeline in pipelines(agent).items():
         assert pipeline["processors"] == ["memory_limiter", "k8s_attributes", "batch"], pid
-    # The RBAC k8s_attributes needs, read-only, bound to the agent's ServiceAccount.
-    rules = built.of_kind("ClusterRole")[0]["rules"]
-    granted = {(g, r) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]}
-    assert granted == {("", "pods"), ("", "namespaces"), ("apps", "replicasets")}
-    assert all(set(rule["verbs"]) == {"get", "list", "watch"} for rule in rules)
+    # Its RBAC: test_agent_rbac.py.
     assert pod_spec(built.get("DaemonSet", "otel-agent"))["serviceAccountName"] == "otel-agent"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from tests.k8s import operator_crds
 from tests.k8s.cases import K8S_CASES, OVERLAYS, case_id
 from tests.k8s.conftest import Build, BuildOverlay
 from tests.k8s.workloads import (
@@ -43,18 +44,25 @@ def app_name(project: Path) -> str:
     return answers_of(project)["service_name"]
 
 
-# Custom resources: no schema in kubernetes-validate (and the CRDs are in no package
-# registry this project uses). test_operator_instrumentation checks the Instrumentation
-# field by field; tests/observability checks the PrometheusRule with promtool.
-CUSTOM_RESOURCES = {
-    ("opentelemetry.io/v1alpha1", "Instrumentation"),
-    ("monitoring.coreos.com/v1", "PrometheusRule"),
-}
+# The Instrumentation custom resource: no schema in kubernetes-validate, and the Operator's
+# CRD is in no package registry this project uses; test_operator_instrumentation checks it
+# field by field. The Prometheus Operator's (PrometheusRule, PodMonitor) are checked
+# against its CRDs (operator_crds.py); tests/observability runs promtool on the rules.
+CUSTOM_RESOURCES = {("opentelemetry.io/v1alpha1", "Instrumentation")}
+
+Schemas = dict[tuple[str, str], dict[str, Any]]
 
 
-def schema_errors(obj: dict[str, Any]) -> list[str]:
+@pytest.fixture(scope="session")
+def operator_schemas() -> Schemas:
+    return operator_crds.operator_schemas(operator_crds.module_dir())
+
+
+def schema_errors(obj: dict[str, Any], operator_schemas: Schemas) -> list[str]:
     if (obj["apiVersion"], obj["kind"]) in CUSTOM_RESOURCES:
         return []
+    if obj["apiVersion"].startswith(f"{operator_crds.GROUP}/"):
+        return operator_crds.operator_errors(obj, operator_schemas)
     try:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.ValidationError as error:
@@ -65,18 +73,31 @@ def schema_errors(obj: dict[str, Any]) -> list[str]:
 # --- kustomize and the Kubernetes schemas --------------------------------------------------
 
 
-def test_every_object_validates_strictly_against_the_kubernetes_schema(built: Build) -> None:
+def test_every_object_validates_strictly_against_the_kubernetes_schema(
+    built: Build, operator_schemas: Schemas
+) -> None:
     assert len(built.objects) >= 15
-    errors = [error for obj in built.objects for error in schema_errors(obj)]
+    errors = [error for obj in built.objects for error in schema_errors(obj, operator_schemas)]
     assert not errors, "\n".join(errors)
 
 
-def test_strict_validation_rejects_an_unknown_field(project: Path, build_overlay) -> None:
-    # Proves the schema test can fail: a misspelt field in a valid Deployment is refused.
-    deployment = copy.deepcopy(build_overlay(project, "prod").get("Deployment", app_name(project)))
-    assert schema_errors(deployment) == []
+def test_strict_validation_rejects_an_unknown_field(
+    project: Path, build_overlay, operator_schemas: Schemas
+) -> None:
+    # Proves the schema test can fail: a misspelt field in a valid Deployment, PodMonitor
+    # or PrometheusRule is refused.
+    built = build_overlay(project, "prod")
+    deployment = copy.deepcopy(built.get("Deployment", app_name(project)))
+    assert schema_errors(deployment, operator_schemas) == []
     only_container(deployment)["readinesProbe"] = {"httpGet": {"path": "/readyz", "port": 8000}}
-    assert schema_errors(deployment)
+    assert schema_errors(deployment, operator_schemas)
+    monitor = copy.deepcopy(built.get("PodMonitor", "otel-gateway"))
+    assert schema_errors(monitor, operator_schemas) == []
+    monitor["spec"]["podMetricsEndpoints"][0]["honorlabels"] = True
+    assert "honorlabels" in "".join(schema_errors(monitor, operator_schemas))
+    rule = copy.deepcopy(built.of_kind("PrometheusRule")[0])
+    rule["spec"]["groups"][0]["rules"][0]["exp"] = "up"
+    assert "exp" in "".join(schema_errors(rule, operator_schemas))
 
 
 def test_everything_lands_in_the_overlay_namespace(built: Build) -> None:
@@ -85,23 +106,28 @@ def test_everything_lands_in_the_overlay_namespace(built: Build) -> None:
     name = namespaces[0]["metadata"]["name"]
     labels = namespaces[0]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
     for obj in built.objects:
-        if obj["kind"] not in cluster_scoped:
+        if obj["kind"] != "Namespace":
             assert obj["metadata"].get("namespace") == name, obj["metadata"]
-    binding = built.of_kind("ClusterRoleBinding")[0]
+    (binding,) = built.of_kind("RoleBinding")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "otel-agent", "namespace": name}
     ]
-    assert binding["roleRef"]["name"] == built.of_kind("ClusterRole")[0]["metadata"]["name"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": built.get("Role", "otel-agent")["metadata"]["name"],
+    }
 
 
 def test_overlays_do_not_collide_in_one_cluster(project: Path, build_overlay) -> None:
+    # Everything but the Namespace is namespaced: two overlays in one cluster share nothing.
     dev, prod = (build_overlay(project, overlay) for overlay in OVERLAYS)
-    for kind in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
-        dev_names = {o["metadata"]["name"] for o in dev.of_kind(kind)}
-        prod_names = {o["metadata"]["name"] for o in prod.of_kind(kind)}
-        assert dev_names and not dev_names & prod_names, kind
+    for built in (dev, prod):
+        assert not built.of_kind("ClusterRole") and not built.of_kind("ClusterRoleBinding")
+    dev_names = {o["metadata"]["name"] for o in dev.of_kind("Namespace")}
+    prod_names = {o["metadata"]["name"] for o in prod.of_kind("Namespace")}
+    assert dev_names and not dev_names & prod_names
 
 
 def test_recommended_labels_on_every_object(project: Path, built: Build) -> None:
@@ -210,8 +236,8 @@ def test_network_policy_admits_the_app_port_and_reaches_dns_and_the_agent(
     policy = built.get("NetworkPolicy", app_name(project))["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     ingress_ports = {p["port"] for rule in policy["ingress"] for p in rule["ports"]}
-    expected = {"http", "metrics"} if "prometheus" in answers["exporters"] else {"http"}
-    assert ingress_ports == expected
+    # The metrics port opens to Prometheus only, through metrics-scrape (test_alert_targets).
+    assert ingress_ports == {"http"}
     egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
     otlp = [e for e in answers["exporters"] if e.startswith("otlp_")]
     expected_egress = {(53, "UDP"), (53, "TCP")}

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from tests.k8s.conftest import Build
 
 WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob")
 
@@ -60,3 +63,38 @@ def dockerfile_user(project: Path) -> tuple[int, int]:
     match = re.search(r"^USER (\d+):(\d+)$", text, re.MULTILINE)
     assert match, "no numeric USER uid:gid in the Dockerfile"
     return int(match[1]), int(match[2])
+
+
+def mounted_config(built: Build, workload_kind: str, name: str) -> tuple[str, str]:
+    """(file name, text) of the collector config a collector workload starts with."""
+    workload = built.get(workload_kind, name)
+    container = only_container(workload)
+    [config_arg] = [a for a in container["args"] if a.startswith("--config=")]
+    path = Path(config_arg.removeprefix("--config="))
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == str(path.parent))
+    volume = next(v for v in pod_spec(workload)["volumes"] if v["name"] == mount["name"])
+    config_map = next(
+        cm
+        for cm in built.of_kind("ConfigMap")
+        if cm["metadata"]["name"] == volume["configMap"]["name"]
+    )
+    return path.name, config_map["data"][path.name]
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels and matchExpressions) selects
+    ``labels``; the empty selector selects everything."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        matched = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not matched:
+            return False
+    return True
