@@ -58,9 +58,8 @@ def _span(i: int) -> dict:
 def _payload(start: int) -> bytes:
     spans = [_span(i) for i in range(start, start + BATCH)]
     resource = [{"key": "service.name", "value": {"stringValue": "bench"}}]
-    return json.dumps(
-        {"resourceSpans": [{"resource": {"attributes": resource}, "scopeSpans": [{"spans": spans}]}]}
-    ).encode()
+    resource_spans = {"resource": {"attributes": resource}, "scopeSpans": [{"spans": spans}]}
+    return json.dumps({"resourceSpans": [resource_spans]}).encode()
 
 
 def _cpu_seconds(port: int) -> float:
@@ -98,7 +97,9 @@ def main() -> None:
     otelcol = Path(
         os.environ.get("OTELCOL_BIN")
         or subprocess.run(
-            [str(REPO_ROOT / "scripts" / "build-otelcol")], capture_output=True, text=True,
+            [str(REPO_ROOT / "scripts" / "build-otelcol")],
+            capture_output=True,
+            text=True,
             check=True,
         ).stdout.split()[-1]
     )

@@ -28,6 +28,13 @@ TEAM_PROCESSOR = """  # Team: every metric carries the cost centre that pays for
 """
 
 
+TEAM_PIPELINE = """    metrics/team:
+      receivers: [otlp]
+      processors: [memory_limiter, attributes/team, batch]
+      exporters: [prometheus]
+"""
+
+
 def _replace_once(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert text.count(old) == 1, f"team edit anchor {old!r} is not exactly once in {path}"
@@ -54,14 +61,12 @@ def change_log_level(project: Path, package: str) -> None:
 
 
 def add_collector_processor(project: Path, package: str) -> None:
+    # Defined, and used by a pipeline of the team's own: the rendered pipelines' processor
+    # lists are the template's, and a release that changes one (0.5.0 did, all three)
+    # conflicts with a team edit of that line (test_overlapping_edit_... covers that).
     config = project / "collector" / "otelcol-config.yaml"
     _replace_once(config, "\nprocessors:\n", "\nprocessors:\n" + TEAM_PROCESSOR)
-    _replace_once(
-        config,
-        "      processors: [memory_limiter, resource, batch]\n      exporters: [prometheus]\n",
-        "      processors: [memory_limiter, resource, attributes/team, batch]\n"
-        "      exporters: [prometheus]\n",
-    )
+    _replace_once(config, "\n  pipelines:\n", "\n  pipelines:\n" + TEAM_PIPELINE)
 
 
 TEAM_EDITS: list[Callable[[Path, str], None]] = [
@@ -80,12 +85,12 @@ def apply_team_edits(project: Path, package: str) -> None:
 def missing_team_edits(project: Path, package: str) -> list[str]:
     """The edits missing from ``project`` (empty when every edit survived)."""
     app = (project / "src" / package / "app.py").read_text()
+    collector = (project / "collector" / "otelcol-config.yaml").read_text()
     checks = {
         "route": NEW_ROUTE in app,
         "dependency": EXTRA_DEPENDENCY in (project / "pyproject.toml").read_text(),
         "log level": '"LOG_LEVEL", "DEBUG"'
         in (project / "src" / package / "logging_setup.py").read_text(),
-        "collector processor": TEAM_PROCESSOR
-        in (project / "collector" / "otelcol-config.yaml").read_text(),
+        "collector processor": TEAM_PROCESSOR in collector and TEAM_PIPELINE in collector,
     }
     return [name for name, present in checks.items() if not present]
