@@ -45,7 +45,6 @@ class BuiltImage:
     tag: str
     project: Path
     run_flags: list[str]
-    build_seconds: float
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +57,9 @@ def built(framework: str, render, tmp_path_factory: pytest.TempPathFactory) -> I
         deploy_targets=["compose", "kubernetes"],
     )
     tag = f"localhost/{framework}-image:test-{uuid.uuid4().hex[:8]}"
-    seconds = build_image(project, tag, tmp_path_factory.mktemp(f"{framework}-build"))
+    build_image(project, tag, tmp_path_factory.mktemp(f"{framework}-build"))
     flags = run_flags(project / "deploy/k8s/base/deployment.yaml")
-    yield BuiltImage(tag, project, flags, seconds)
+    yield BuiltImage(tag, project, flags)
     podman("rmi", "--force", tag, check=False)
 
 
