@@ -62,6 +62,10 @@ def _build(name: str, containerfile: str, binary: Path, binary_name: str, workdi
     shutil.copy2(binary, context / binary_name)
     (context / "Containerfile").write_text(text)
     podman("build", "--tag", tag, str(context), timeout=900)
+    # Older builds of this stand-in are dead weight in the image store.
+    listing = podman("images", "--format", "{{.Repository}}:{{.Tag}}", tag.rpartition(":")[0])
+    if stale := [old for old in listing.stdout.split() if old != tag]:
+        podman("rmi", *stale, check=False)
     return tag
 
 
