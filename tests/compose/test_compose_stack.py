@@ -25,7 +25,7 @@ import yaml
 
 from tests.compose.standins import collector_image, jaeger_image, prometheus_image
 from tests.support.http import http_get, http_ok
-from tests.support.podman import BASE_PYTHON, build_image, podman, wait_healthy
+from tests.support.podman import BASE_PYTHON, build_image, image_tag_for, podman, wait_healthy
 from tests.support.processes import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.compose]
@@ -159,7 +159,7 @@ def stack(framework: str, render, otelcol: Path, tmp_path_factory) -> Iterator[S
         deploy_targets=["compose", "kubernetes"],
     )
     workdir = tmp_path_factory.mktemp(f"{framework}-compose")
-    image = f"localhost/{service}:test-{uuid.uuid4().hex[:8]}"
+    image = image_tag_for(service)
     build_image(project, image, workdir)
     standins = {
         "otelcol": collector_image(otelcol, workdir),
@@ -188,7 +188,6 @@ def stack(framework: str, render, otelcol: Path, tmp_path_factory) -> Iterator[S
         if leftovers := running.containers():
             podman("rm", "--force", *[c["Id"] for c in leftovers], check=False)
         podman("network", "rm", "--force", f"{name}_default", check=False)
-        podman("rmi", "--force", image, check=False)
 
 
 def test_every_container_runs_and_is_healthy(stack: Stack):

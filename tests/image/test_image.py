@@ -25,6 +25,7 @@ from tests.support.podman import (
     BASE_PYTHON,
     build_image,
     image_size,
+    image_tag_for,
     podman,
     remove_containers,
     wait_healthy,
@@ -48,7 +49,7 @@ class BuiltImage:
 
 
 @pytest.fixture(scope="module")
-def built(framework: str, render, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage]:
+def built(framework: str, render, tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     project = render(
         service_name=f"{framework}-image",
         framework=framework,
@@ -56,11 +57,10 @@ def built(framework: str, render, tmp_path_factory: pytest.TempPathFactory) -> I
         exporters=["otlp_http"],
         deploy_targets=["compose", "kubernetes"],
     )
-    tag = f"localhost/{framework}-image:test-{uuid.uuid4().hex[:8]}"
+    tag = image_tag_for(f"{framework}-image")
     build_image(project, tag, tmp_path_factory.mktemp(f"{framework}-build"))
     flags = run_flags(project / "deploy/k8s/base/deployment.yaml")
-    yield BuiltImage(tag, project, flags)
-    podman("rmi", "--force", tag, check=False)
+    return BuiltImage(tag, project, flags)
 
 
 @pytest.fixture(scope="module")

@@ -96,6 +96,13 @@ def pip_build_volumes(workdir: Path) -> list[str]:
     return volumes
 
 
+def image_tag_for(service: str) -> str:
+    """One tag per rendered service, kept between runs: a rebuild of unchanged files is
+    a cache hit that leaves nothing behind, and no test removes an image while another
+    pytest worker's build may share its layers (podman 4.3's store can fail then)."""
+    return f"localhost/otel-service-template/{service}:test"
+
+
 def build_image(project: Path, tag: str, workdir: Path) -> float:
     """Build the project's Dockerfile as it is, on the stand-in base; returns seconds taken.
     Docker format, because the OCI format has no HEALTHCHECK and podman drops it."""
