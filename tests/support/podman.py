@@ -98,8 +98,8 @@ def pip_build_volumes(workdir: Path) -> list[str]:
 
 def image_tag_for(service: str) -> str:
     """One tag per rendered service, kept between runs: a rebuild of unchanged files is
-    a cache hit that leaves nothing behind, and no test removes an image while another
-    pytest worker's build may share its layers (podman 4.3's store can fail then)."""
+    a cache hit that leaves nothing behind, and no test removes an image whose layers
+    another pytest worker's build may be using."""
     return f"localhost/otel-service-template/{service}:test"
 
 
