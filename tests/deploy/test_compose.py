@@ -176,3 +176,50 @@ def test_deploy_targets_decide_whether_compose_is_rendered(
     assert (project / "compose.yaml").exists() == has_compose
     assert (project / "deploy" / "compose").exists() == has_compose
     assert (project / "Dockerfile").is_file() and (project / ".dockerignore").is_file()
+
+
+def test_every_port_is_published_on_loopback_only(project: Path) -> None:
+    for name, service in load_compose(project)["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_grafana_lets_anonymous_visitors_view_only(project: Path) -> None:
+    environment = load_compose(project)["services"]["grafana"]["environment"]
+    if environment.get("GF_AUTH_ANONYMOUS_ENABLED") == "true":
+        assert environment.get("GF_AUTH_ANONYMOUS_ORG_ROLE") == "Viewer", environment
+    assert environment.get("GF_AUTH_DISABLE_LOGIN_FORM") != "true", "no way to log in as admin"
+
+
+def test_env_example_names_only_variables_compose_reads(project: Path) -> None:
+    compose_text = (project / "compose.yaml").read_text()
+    example = (project / ".env.example").read_text()
+    names = [line.split("=", 1)[0] for line in example.splitlines() if "=" in line]
+    assert names, ".env.example sets nothing"
+    for name in names:
+        assert f"${{{name}:-" in compose_text, f".env.example sets {name}, compose.yaml ignores it"
+    assert ".env" in (project / ".gitignore").read_text().split()
+
+
+@pytest.mark.parametrize(
+    ("target", "variables", "expected"),
+    [
+        ("image", ["CONTAINER_ENGINE=podman"], "podman build --format docker -t"),
+        ("image", [], "docker build  -t"),
+        ("up", ["CONTAINER_ENGINE=podman"], "podman compose up --build --detach"),
+        ("down", ["COMPOSE=podman-compose"], "podman-compose down"),
+        ("validate-collector", ["CONTAINER_ENGINE=podman"], "podman run --rm -v"),
+    ],
+)
+def test_make_targets_use_the_chosen_container_engine(
+    render, target: str, variables: list[str], expected: str
+) -> None:
+    project = render(COMPOSE_CASES[0])
+    dry_run = subprocess.run(
+        ["make", "--dry-run", "--always-make", target, *variables],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert expected in dry_run.stdout, dry_run.stdout
