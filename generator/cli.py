@@ -21,6 +21,7 @@ import copier
 from copier.errors import CopierError, DirtyLocalWarning
 
 from generator import presets, questions, template_source
+from generator.copier_extension import dns_label
 from generator.errors import CliError
 from generator.project import (
     ANSWERS_FILE,
@@ -136,7 +137,8 @@ def _copy(source: str, dest: Path, answers: dict[str, Any], ref: str, *, interac
         source,
         dest,
         data=answers,
-        user_defaults={"service_name": dest.name},
+        # Releases before 0.5 have no default service name: the same one, the folder's.
+        user_defaults={"service_name": dns_label(dest)},
         vcs_ref=ref,
         defaults=not interactive,
         quiet=not interactive,
@@ -147,8 +149,9 @@ def _run_copy(source: str, dest: Path, **options: Any) -> None:
     with warnings.catch_warnings():
         # Rendering a local template's uncommitted working tree (--vcs-ref HEAD) is intended.
         warnings.simplefilter("ignore", DirtyLocalWarning)
-        # No unsafe=True: the template has no tasks, so copying runs no template code.
-        copier.run_copy(source, dest, **options)
+        # The template runs its own Jinja extension (generator/copier_extension.py); it has
+        # no tasks, so copying runs no other template code.
+        copier.run_copy(source, dest, unsafe=True, **options)
 
 
 def _choose_preset() -> str | None:
