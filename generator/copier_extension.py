@@ -273,9 +273,29 @@ FILTERS: dict[str, Callable[..., str]] = {
 }
 
 
+# Copier's CLI prints a refused --data/--defaults answer (a validator's ValueError) as a
+# Python traceback with the message on its last line; these are its messages' openings.
+_REFUSALS = ("Validation error for question ", "Question ")
+
+
+def _print_refusals_in_one_line(previous: Any) -> Any:
+    def hook(kind: type[BaseException], error: BaseException, traceback: Any) -> None:
+        if issubclass(kind, ValueError) and str(error).startswith(_REFUSALS):
+            print(f"copier: {' '.join(str(error).split())}", file=sys.stderr)
+        else:
+            previous(kind, error, traceback)
+
+    hook.prints_refusals = True  # type: ignore[attr-defined]
+    return hook
+
+
 class AnswersExtension(Extension):
     """Registers the filters above on Copier's Jinja environment."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.filters.update(FILTERS)
+        # Only an exception nobody caught reaches the hook (the copier command's refusals);
+        # programs calling copier's API still get the ValueError. The exit code stays 1.
+        if not getattr(sys.excepthook, "prints_refusals", False):
+            sys.excepthook = _print_refusals_in_one_line(sys.excepthook)
