@@ -22,12 +22,14 @@ from copier.errors import CopierError, DirtyLocalWarning
 
 from generator import presets, questions, template_source
 from generator.copier_extension import dns_label
-from generator.errors import CliError
+from generator.errors import CliError, describe_os_error
 from generator.project import (
     ANSWERS_FILE,
     find_conflicts,
+    project_directory,
     read_answers,
     require_clean_git_tree,
+    resolved,
 )
 
 PROG = "otel-service"
@@ -45,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Copier's validators refuse with ValueError; their messages name the answer and fix.
         message = " ".join(str(error).split())
         print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A path that is a file, unreadable, or gone while copier works in it.
+        print(f"{PROG}: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -112,7 +118,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     answers |= questions.check_answers(
         questions.parse_data(args.data), config, origin="--data", from_text=True, version=ref
     )
-    dest = args.dest.expanduser().resolve()
+    dest = resolved(args.dest)
+    if dest.exists() and not dest.is_dir():
+        raise CliError(f"{dest} exists and is not a directory: choose a new directory")
     if dest.exists() and any(dest.iterdir()):
         raise CliError(
             f"{dest} exists and is not empty: choose a new directory "
@@ -190,7 +198,7 @@ def _git_init(dest: Path, recorded: dict[str, Any]) -> bool:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    project = args.project.expanduser().resolve()
+    project = project_directory(args.project)
     recorded = read_answers(project)
     require_clean_git_tree(project)
     source = str(recorded["_src_path"])
@@ -231,7 +239,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    project = args.project.expanduser().resolve()
+    project = project_directory(args.project)
     recorded = read_answers(project)
     print(f"ok    {ANSWERS_FILE} parses")
     source, commit = str(recorded["_src_path"]), str(recorded["_commit"])
