@@ -121,6 +121,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     dest = resolved(args.dest)
     if dest.exists() and not dest.is_dir():
         raise CliError(f"{dest} exists and is not a directory: choose a new directory")
+    existing = next(parent for parent in dest.parents if parent.exists())
+    if not existing.is_dir():
+        raise CliError(f"{existing} is a file, so {dest} cannot be created: choose another path")
     if dest.exists() and any(dest.iterdir()):
         raise CliError(
             f"{dest} exists and is not empty: choose a new directory "

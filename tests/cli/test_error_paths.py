@@ -50,7 +50,7 @@ def test_new_into_a_file(history: History, a_file: Path) -> None:
 
 def test_new_below_a_file(history: History, a_file: Path) -> None:
     result = otel_service("new", str(a_file / "svc"), "--template", str(history.repository))
-    refused(result, "Not a directory", str(a_file))
+    refused(result, f"{a_file} is a file, so {a_file / 'svc'} cannot be created")
     one_line(result)
 
 
