@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
     "ci",
-    max_examples=60,
+    max_examples=50,
     derandomize=True,
     database=None,
     phases=[Phase.explicit, Phase.generate],
@@ -21,7 +21,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "local",
-    max_examples=600,
+    max_examples=500,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -26,7 +26,9 @@ def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
     )
 
 
-def one_line_refusal(result: subprocess.CompletedProcess[str], prefix: str, *fragments: str):
+def one_line_refusal(
+    result: subprocess.CompletedProcess[str], prefix: str, *fragments: str
+) -> None:
     assert result.returncode != 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
