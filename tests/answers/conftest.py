@@ -9,21 +9,19 @@ import os
 
 from hypothesis import HealthCheck, Phase, settings
 
+# A render takes about a second: no deadline, and slow generation is expected.
+RENDERING = {
+    "deadline": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 settings.register_profile(
     "ci",
     max_examples=50,
     derandomize=True,
     database=None,
     phases=[Phase.explicit, Phase.generate],
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    **RENDERING,
 )
-settings.register_profile(
-    "local",
-    max_examples=500,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+settings.register_profile("local", max_examples=500, **RENDERING)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

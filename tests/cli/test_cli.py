@@ -63,15 +63,6 @@ def refused(
         assert fragment in result.stderr, f"{fragment!r} not in {result.stderr!r}"
 
 
-@pytest.fixture
-def old_project(history: History, tmp_path: Path) -> Path:
-    project = render_version(
-        history.repository, history.released[-1], tmp_path / "shop", {"service_name": "shop"}
-    )
-    commit_all(project, "Generated")
-    return project
-
-
 # --- new -------------------------------------------------------------------------------
 
 

@@ -10,20 +10,11 @@ import yaml
 
 from tests.cli.test_cli import Outcome, otel_service, otel_service_process, refused
 from tests.support.template_history import History
-from tests.update.projects import commit_all, recorded_answers, render_version
+from tests.update.projects import commit_all, recorded_answers
 
 
 def one_line(result: Outcome) -> None:
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
-
-@pytest.fixture
-def old_project(history: History, tmp_path: Path) -> Path:
-    project = render_version(
-        history.repository, history.released[-1], tmp_path / "shop", {"service_name": "shop"}
-    )
-    commit_all(project, "Generated")
-    return project
 
 
 @pytest.fixture
