@@ -26,6 +26,7 @@ from generator.errors import CliError, describe_os_error
 from generator.project import (
     ANSWERS_FILE,
     find_conflicts,
+    git,
     project_directory,
     read_answers,
     require_clean_git_tree,
@@ -222,6 +223,18 @@ def cmd_update(args: argparse.Namespace) -> int:
         quiet=not interactive,
     )
     updated = read_answers(project)
+    replaced = _replaced_answers(recorded, updated, data)
+    if replaced:
+        # Copier drops a recorded answer the new release's validator refuses and renders
+        # its default instead, silently; the tree was clean, so put it back and say so.
+        git(project, "reset", "--quiet", "--hard", "HEAD")
+        git(project, "clean", "--quiet", "-d", "--force")
+        changes = "; ".join(f"{key} {old!r} (would become {new!r})" for key, old, new in replaced)
+        fixes = " ".join(f"--data {key}=..." for key, _, _ in replaced)
+        raise CliError(
+            f"{target} refuses the recorded answer(s) {changes}: run the update again with "
+            f"{fixes} giving valid values (otel-service options); the project is unchanged"
+        )
     conflicts = find_conflicts(project)
     if conflicts:
         print(
@@ -239,6 +252,17 @@ def cmd_update(args: argparse.Namespace) -> int:
     print(f"Updated {project} from {recorded['_commit']} to {updated['_commit']}, no conflicts.")
     print("Review with `git diff`, run the tests, then commit.")
     return 0
+
+
+def _replaced_answers(
+    before: dict[str, Any], after: dict[str, Any], data: dict[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    """Answers the update changed although no --data asked for it."""
+    return [
+        (key, before[key], after[key])
+        for key in sorted(before.keys() & after.keys())
+        if not key.startswith("_") and key not in data and before[key] != after[key]
+    ]
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from tests.cli.test_cli import Outcome, otel_service, otel_service_process, refused
-from tests.support.template_history import History
-from tests.update.projects import commit_all, recorded_answers
+from tests.support.template_history import History, git
+from tests.update.projects import commit_all, recorded_answers, render_version
 
 
 def one_line(result: Outcome) -> None:
@@ -144,3 +144,30 @@ def test_options_error_paths(history: History, a_file: Path, tmp_path: Path) -> 
 def test_a_file_as_destination_in_a_real_process(history: History, a_file: Path) -> None:
     result = otel_service_process("new", str(a_file), "--template", str(history.repository))
     refused(result, "exists and is not a directory")
+
+
+def test_update_refuses_a_recorded_answer_the_new_release_refuses(
+    history: History, tmp_path: Path
+) -> None:
+    """0.4.0 accepted an owner ending in '.', which is no Backstage entity name; copier
+    update would silently replace it with the default."""
+    project = render_version(
+        history.repository,
+        history.released[-1],
+        tmp_path / "shop",
+        {"service_name": "shop", "owner": "team."},
+    )
+    commit_all(project, "Generated")
+    head = git(project, "rev-parse", "HEAD")
+
+    result = otel_service("update", str(project))
+
+    refused(result, "refuses the recorded answer(s) owner 'team.'", "--data owner=...")
+    one_line(result)
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "HEAD") == head
+    assert recorded_answers(project)["owner"] == "team."
+
+    fixed = otel_service("update", str(project), "--data", "owner=team")
+    assert fixed.returncode == 0, fixed.stderr
+    assert recorded_answers(project)["owner"] == "team"
