@@ -21,12 +21,16 @@ import copier
 from copier.errors import CopierError, DirtyLocalWarning
 
 from generator import presets, questions, template_source
-from generator.errors import CliError
+from generator.copier_extension import dns_label
+from generator.errors import CliError, describe_os_error
 from generator.project import (
     ANSWERS_FILE,
     find_conflicts,
+    git,
+    project_directory,
     read_answers,
     require_clean_git_tree,
+    resolved,
 )
 
 PROG = "otel-service"
@@ -44,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Copier's validators refuse with ValueError; their messages name the answer and fix.
         message = " ".join(str(error).split())
         print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A path that is a file, unreadable, or gone while copier works in it.
+        print(f"{PROG}: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -111,7 +119,12 @@ def cmd_new(args: argparse.Namespace) -> int:
     answers |= questions.check_answers(
         questions.parse_data(args.data), config, origin="--data", from_text=True, version=ref
     )
-    dest = args.dest.expanduser().resolve()
+    dest = resolved(args.dest)
+    if dest.exists() and not dest.is_dir():
+        raise CliError(f"{dest} exists and is not a directory: choose a new directory")
+    existing = next(parent for parent in dest.parents if parent.exists())
+    if not existing.is_dir():
+        raise CliError(f"{existing} is a file, so {dest} cannot be created: choose another path")
     if dest.exists() and any(dest.iterdir()):
         raise CliError(
             f"{dest} exists and is not empty: choose a new directory "
@@ -136,7 +149,8 @@ def _copy(source: str, dest: Path, answers: dict[str, Any], ref: str, *, interac
         source,
         dest,
         data=answers,
-        user_defaults={"service_name": dest.name},
+        # Releases before 0.5 have no default service name: the same one, the folder's.
+        user_defaults={"service_name": dns_label(dest)},
         vcs_ref=ref,
         defaults=not interactive,
         quiet=not interactive,
@@ -147,8 +161,9 @@ def _run_copy(source: str, dest: Path, **options: Any) -> None:
     with warnings.catch_warnings():
         # Rendering a local template's uncommitted working tree (--vcs-ref HEAD) is intended.
         warnings.simplefilter("ignore", DirtyLocalWarning)
-        # No unsafe=True: the template has no tasks, so copying runs no template code.
-        copier.run_copy(source, dest, **options)
+        # The template runs its own Jinja extension (generator/copier_extension.py); it has
+        # no tasks, so copying runs no other template code.
+        copier.run_copy(source, dest, unsafe=True, **options)
 
 
 def _choose_preset() -> str | None:
@@ -187,7 +202,7 @@ def _git_init(dest: Path, recorded: dict[str, Any]) -> bool:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    project = args.project.expanduser().resolve()
+    project = project_directory(args.project)
     recorded = read_answers(project)
     require_clean_git_tree(project)
     source = str(recorded["_src_path"])
@@ -208,6 +223,18 @@ def cmd_update(args: argparse.Namespace) -> int:
         quiet=not interactive,
     )
     updated = read_answers(project)
+    replaced = _replaced_answers(recorded, updated, data)
+    if replaced:
+        # Copier drops a recorded answer the new release's validator refuses and renders
+        # its default instead, silently; the tree was clean, so put it back and say so.
+        git(project, "reset", "--quiet", "--hard", "HEAD")
+        git(project, "clean", "--quiet", "-d", "--force")
+        changes = "; ".join(f"{key} {old!r} (would become {new!r})" for key, old, new in replaced)
+        fixes = " ".join(f"--data {key}=..." for key, _, _ in replaced)
+        raise CliError(
+            f"{target} refuses the recorded answer(s) {changes}: run the update again with "
+            f"{fixes} giving valid values (otel-service options); the project is unchanged"
+        )
     conflicts = find_conflicts(project)
     if conflicts:
         print(
@@ -227,8 +254,19 @@ def cmd_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replaced_answers(
+    before: dict[str, Any], after: dict[str, Any], data: dict[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    """Answers the update changed although no --data asked for it."""
+    return [
+        (key, before[key], after[key])
+        for key in sorted(before.keys() & after.keys())
+        if not key.startswith("_") and key not in data and before[key] != after[key]
+    ]
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
-    project = args.project.expanduser().resolve()
+    project = project_directory(args.project)
     recorded = read_answers(project)
     print(f"ok    {ANSWERS_FILE} parses")
     source, commit = str(recorded["_src_path"]), str(recorded["_commit"])

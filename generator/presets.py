@@ -39,7 +39,11 @@ def load_preset(name_or_path: str) -> tuple[str, dict[str, Any]]:
     try:
         answers = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise CliError(f"preset {path} is not valid YAML: {error}") from None
+        reason = " ".join(str(error).split())
+        raise CliError(f"preset {path} is not valid YAML: {reason}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise CliError(f"preset {path} cannot be read ({reason})") from None
     if answers is None:
         answers = {}
     if not isinstance(answers, dict):

@@ -15,6 +15,24 @@ ANSWERS_FILE = ".copier-answers.yml"
 _MARKER_PREFIXES = (b"<<<<<<< ", b">>>>>>> ")
 
 
+def resolved(path: Path) -> Path:
+    """The absolute path, refused in one line when it cannot be resolved (a symlink loop)."""
+    try:
+        return path.expanduser().resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: symlink loops before 3.13
+        raise CliError(f"{path} cannot be resolved ({error}): pass another path") from None
+
+
+def project_directory(path: Path) -> Path:
+    """The project folder a command works on, refused in one line if it is not a folder."""
+    project = resolved(path)
+    if not project.exists():
+        raise CliError(f"{project} does not exist: pass the folder of a generated project")
+    if not project.is_dir():
+        raise CliError(f"{project} is not a directory: pass the folder of a generated project")
+    return project
+
+
 def read_answers(project: Path) -> dict[str, Any]:
     path = project / ANSWERS_FILE
     if not path.is_file():
@@ -25,7 +43,13 @@ def read_answers(project: Path) -> dict[str, Any]:
     try:
         answers = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise CliError(f"{path} is not valid YAML ({error}); restore it from git history") from None
+        reason = " ".join(str(error).split())
+        raise CliError(
+            f"{path} is not valid YAML ({reason}); restore it from git history"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise CliError(f"{path} cannot be read ({reason}); restore it from git history") from None
     if not isinstance(answers, dict) or "_src_path" not in answers or "_commit" not in answers:
         raise CliError(f"{path} lacks _src_path or _commit; restore it from git history") from None
     return answers

@@ -35,5 +35,7 @@ def render_service(
             overwrite=True,
             quiet=True,
             vcs_ref=vcs_ref,
+            # The template's own Jinja extension (copier_extension.py) is code copier runs.
+            unsafe=True,
         )
     return destination

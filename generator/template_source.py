@@ -32,7 +32,7 @@ def normalize(source: str) -> str:
     for prefix, base in _SHORTCUTS.items():
         if source.startswith(prefix):
             return base + source.removeprefix(prefix).removesuffix(".git") + ".git"
-    if "://" in source or source.startswith("git@"):
+    if _is_url(source):
         return source
     path = Path(source).expanduser().resolve()
     if not (path / "copier.yml").is_file():
@@ -54,13 +54,28 @@ def parse_version(tag: str) -> Version | None:
         return None
 
 
+def _is_url(source: str) -> bool:
+    return "://" in source or source.startswith("git@")
+
+
+def _git_reason(stderr: str) -> str:
+    """git's own reason, its first `fatal:` line (the last ones are generic advice)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = [line.removeprefix("fatal:").strip() for line in lines if line.startswith("fatal:")]
+    return (fatal or lines or ["unknown error"])[0]
+
+
 def release_tags(source: str) -> list[str]:
     """The template's PEP 440 tags, oldest first (what copier considers releases)."""
+    if not _is_url(source) and not Path(source).exists():
+        raise CliError(
+            f"template source {source} does not exist (moved or deleted?): restore it, or "
+            "point the project's .copier-answers.yml _src_path at the template's new place"
+        )
     result = _git("ls-remote", "--tags", "--refs", source)
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise CliError(
-            f"template source {source} does not resolve ({reason}); "
+            f"template source {source} does not resolve ({_git_reason(result.stderr)}); "
             "check the path or URL, or pass --template"
         )
     names = [line.split("refs/tags/", 1)[1] for line in result.stdout.splitlines() if line]
@@ -86,7 +101,8 @@ def copier_config(source: str, ref: str | None) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="otel-service-template.") as clone:
             fetched = _git("clone", "--quiet", "--no-checkout", "--filter=blob:none", source, clone)
             if fetched.returncode != 0:
-                raise CliError(f"template source {source} cannot be cloned: {fetched.stderr}")
+                reason = _git_reason(fetched.stderr)
+                raise CliError(f"template source {source} cannot be cloned ({reason})")
             text = _show(Path(clone), ref)
     config = yaml.safe_load(text)
     if not isinstance(config, dict):

@@ -19,8 +19,9 @@ TEMPLATE_YAML = TEMPLATE_ROOT / "backstage" / "template.yaml"
 JSON_TYPES = {"str": "string", "bool": "boolean", "int": "integer", "float": "number"}
 # Derived from service_name; Backstage would send "" for an untouched optional field.
 NOT_MIRRORED = {"package_name"}
-# Picked from the catalog's groups (OwnerPicker), so it has no text default.
-NO_DEFAULT = {"owner"}
+# Picked from the catalog's groups (OwnerPicker), or typed (copier's default is the
+# destination folder's name, which Backstage does not have): no default in the form.
+NO_DEFAULT = {"owner", "service_name"}
 
 ANSWER_SETS: list[dict[str, Any]] = [
     {"service_name": "checkout-api"},

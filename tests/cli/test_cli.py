@@ -63,15 +63,6 @@ def refused(
         assert fragment in result.stderr, f"{fragment!r} not in {result.stderr!r}"
 
 
-@pytest.fixture
-def old_project(history: History, tmp_path: Path) -> Path:
-    project = render_version(
-        history.repository, history.released[-1], tmp_path / "shop", {"service_name": "shop"}
-    )
-    commit_all(project, "Generated")
-    return project
-
-
 # --- new -------------------------------------------------------------------------------
 
 
@@ -260,7 +251,7 @@ def test_update_reports_an_unreachable_template(old_project: Path, tmp_path: Pat
     answers["_src_path"] = str(tmp_path / "moved-away")
     answers_file.write_text(yaml.safe_dump(answers))
     commit_all(old_project, "Template moved")
-    refused(otel_service("update", str(old_project)), "does not resolve")
+    refused(otel_service("update", str(old_project)), "does not exist (moved or deleted?)")
 
 
 # --- doctor ----------------------------------------------------------------------------
@@ -314,7 +305,7 @@ def test_doctor_refusals(history: History, old_project: Path, tmp_path: Path) ->
 
     answers["_src_path"] = str(tmp_path / "gone")
     answers_file.write_text(yaml.safe_dump(answers))
-    refused(otel_service("doctor", str(old_project)), "does not resolve")
+    refused(otel_service("doctor", str(old_project)), "does not exist (moved or deleted?)")
 
 
 # --- options ---------------------------------------------------------------------------
