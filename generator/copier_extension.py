@@ -33,6 +33,7 @@ DEPENDENCY_MODULES = frozenset(
     {
         "_distutils_hack",
         "_pytest",
+        "_yaml",
         "annotated_doc",
         "annotated_types",
         "anyio",
@@ -80,6 +81,7 @@ DEPENDENCY_MODULES = frozenset(
         "urllib3",
         "uvicorn",
         "werkzeug",
+        "yaml",
         "wrapt",
     }
 )

@@ -147,6 +147,9 @@ def test_check_update_reports_a_newer_template_version(tmp_path: Path) -> None:
     template.mkdir()
     shutil.copy2(TEMPLATE_ROOT / "copier.yml", template / "copier.yml")
     shutil.copytree(TEMPLATE_ROOT / "template", template / "template")
+    # The Jinja extension copier.yml loads (answer escaping and checks).
+    (template / "generator").mkdir()
+    shutil.copy2(TEMPLATE_ROOT / "generator" / "copier_extension.py", template / "generator")
     git(template, "init", "--quiet", "--initial-branch=main")
     git(template, "add", ".")
     git(template, "commit", "--quiet", "-m", "v1.0.0")
