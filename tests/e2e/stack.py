@@ -104,6 +104,10 @@ class Prometheus:
     def label_values(self, label: str, selector: str) -> list[str]:
         return self._get(f"/api/v1/label/{label}/values", {"match[]": selector})
 
+    def series(self, selector: str) -> list[dict[str, str]]:
+        """The label sets of every series ``selector`` matches."""
+        return self._get("/api/v1/series", {"match[]": selector})
+
 
 @contextmanager
 def prometheus(

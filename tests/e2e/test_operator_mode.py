@@ -17,7 +17,7 @@ from tests.e2e.stack import collector
 from tests.support import otlp_json
 from tests.support.http import http_get, http_ok
 from tests.support.processes import free_port, running, wait_until
-from tests.support.venvs import find_python, install_project, uv_env
+from tests.support.venvs import installed_render, uv_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flask")]
 
@@ -45,11 +45,7 @@ def operator_environment(project: Path) -> dict[str, str]:
 
 
 def test_injected_sdk_exports_every_application_log_once(render, otelcol, tmp_path) -> None:
-    python = find_python(ANSWERS["python_version"])
-    if python is None:
-        pytest.fail(f"no Python {ANSWERS['python_version']} here")
-    project = render(ANSWERS, service_name="operator-logs")
-    bin_dir = install_project(project, python)
+    project, bin_dir = installed_render(render, {**ANSWERS, "service_name": "operator-logs"})
     # The Operator's image brings the distro; here it is installed next to the app.
     subprocess.run(
         [

@@ -25,7 +25,7 @@ from tests.hostile.payloads import LOOK_ALIKES, leaked
 from tests.support import otlp_json
 from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.processes import free_port, wait_until
-from tests.support.venvs import find_python, install_project
+from tests.support.venvs import installed_render
 
 pytestmark = pytest.mark.slow
 
@@ -135,16 +135,14 @@ class Downstream:
 
 @pytest.fixture(scope="module")
 def installed(framework: str, render) -> tuple[str, Path, Path]:
-    version = PYTHON_BY_FRAMEWORK[framework]
-    python = find_python(version)
-    if python is None:
-        pytest.fail(f"no Python {version} here for the {framework} service")
     name = f"{framework}-hostile"
-    project = render(
-        {"framework": framework, "python_version": version, "exporters": ["otlp_http"]},
-        service_name=name,
-    )
-    return name, project, install_project(project, python)
+    answers = {
+        "service_name": name,
+        "framework": framework,
+        "python_version": PYTHON_BY_FRAMEWORK[framework],
+        "exporters": ["otlp_http"],
+    }
+    return (name, *installed_render(render, answers))
 
 
 def test_hostile_traffic_leaves_nothing_and_mints_no_series(
@@ -197,7 +195,7 @@ def test_hostile_traffic_leaves_nothing_and_mints_no_series(
                     f"http://127.0.0.1:{col.prometheus_port}/metrics"
                 ) as response:
                     exposition = response.read().decode()
-                series = prom._get("/api/v1/series", {"match[]": f'{{service_name="{name}"}}'})
+                series = prom.series(f'{{service_name="{name}"}}')
                 spans = server_spans()
             stdout = service.process.log()
             collector_output = col.output.read_text()

@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import sys
 from types import ModuleType
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -71,8 +72,6 @@ def test_a_card_failing_the_luhn_check_is_kept(redaction, card: str, change: int
     st.dictionaries(st.text("abcdefgh_", min_size=1, max_size=8), st.text(max_size=20), max_size=6)
 )
 def test_query_values_never_survive(redaction: ModuleType, params: dict[str, str]) -> None:
-    from urllib.parse import parse_qsl, urlencode
-
     masked = redaction.redact_query(urlencode(params))
     assert all(value == redaction.MASK for _, value in parse_qsl(masked, keep_blank_values=True))
 

@@ -6,7 +6,11 @@ import glob
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 
 def find_python(version: str) -> str | None:
@@ -38,3 +42,14 @@ def install_project(project: Path, python: str) -> Path:
         env=uv_env(),
     )
     return venv / "bin"
+
+
+def installed_render(render: Callable[..., Path], answers: Mapping[str, Any]) -> tuple[Path, Path]:
+    """Render ``answers`` and install the project with the Python version they name; a
+    machine without that Python fails the test (scripts/test's machines have them all)."""
+    version = answers["python_version"]
+    python = find_python(version)
+    if python is None:
+        pytest.fail(f"no Python {version} on this machine for {answers.get('service_name')}")
+    project = render(answers)
+    return project, install_project(project, python)
