@@ -161,8 +161,8 @@ def _run_copy(source: str, dest: Path, **options: Any) -> None:
     with warnings.catch_warnings():
         # Rendering a local template's uncommitted working tree (--vcs-ref HEAD) is intended.
         warnings.simplefilter("ignore", DirtyLocalWarning)
-        # The template runs its own Jinja extension (generator/copier_extension.py); it has
-        # no tasks, so copying runs no other template code.
+        # The template runs its own Jinja extension (generator/copier_extension.py) and one
+        # task, generator/tasks/lock_dependencies.py (`uv lock`); no other template code.
         copier.run_copy(source, dest, unsafe=True, **options)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
+
+from uv import find_uv_bin
 
 from generator.rendering import render_service
 
@@ -30,12 +31,11 @@ def main(argv: list[str]) -> int:
         return 2
     print(f"demo: rendering the default service into {destination}")
     render_service(destination, {"service_name": "demo-service", "python_version": python_version})
-    venv_dir = destination / ".venv"
-    if not venv_dir.exists():
-        print("demo: installing it into .venv (first run only)")
-        venv.create(venv_dir, with_pip=True)
-    pip = venv_dir / "bin" / "pip"
-    subprocess.run([str(pip), "install", "--quiet", "-e", ".[dev]"], cwd=destination, check=True)
+    print("demo: installing it into .venv from its uv.lock")
+    # This Python, which may not be on PATH: the render's .python-version names its version.
+    subprocess.run(
+        [find_uv_bin(), "sync", "--quiet", "--python", sys.executable], cwd=destination, check=True
+    )
     port = os.environ.get("PORT", "8000")
     print(
         f"demo: serving on http://127.0.0.1:{port} with the console exporter; try\n"

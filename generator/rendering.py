@@ -18,11 +18,13 @@ def render_service(
     *,
     template: Path | str = TEMPLATE_ROOT,
     vcs_ref: str | None = "HEAD",
+    lock: bool = True,
 ) -> Path:
     """Render a service into ``destination`` from the given answers, defaults elsewhere.
 
     ``vcs_ref="HEAD"`` renders the working tree (uncommitted edits included), which is
-    what tests and the demo want; releases pass a tag.
+    what tests and the demo want; releases pass a tag. ``lock=False`` skips the copy task
+    that writes uv.lock (`uv lock`, a second or more): for renders nobody installs.
     """
     with warnings.catch_warnings():
         # Rendering a working tree with uncommitted edits is the point here, not a mistake.
@@ -35,7 +37,8 @@ def render_service(
             overwrite=True,
             quiet=True,
             vcs_ref=vcs_ref,
-            # The template's own Jinja extension (copier_extension.py) is code copier runs.
+            # The template's own Jinja extension and its lock task are code copier runs.
             unsafe=True,
+            skip_tasks=not lock,
         )
     return destination

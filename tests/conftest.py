@@ -18,7 +18,8 @@ Render = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def render(tmp_path_factory: pytest.TempPathFactory) -> Render:
-    """Render the working tree's template with ``answers``; the same answers reuse one render."""
+    """Render the working tree's template with ``answers``; the same answers reuse one render.
+    Without copier's lock task: the tiers that install a render lock it then (venvs.py)."""
     cache: dict[str, Path] = {}
 
     def _render(answers: Mapping[str, Any] | None = None, **more: Any) -> Path:
@@ -26,7 +27,7 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Render:
         key = json.dumps(all_answers, sort_keys=True)
         if key not in cache:
             destination = tmp_path_factory.mktemp("render") / all_answers["service_name"]
-            cache[key] = render_service(destination, all_answers)
+            cache[key] = render_service(destination, all_answers, lock=False)
         return cache[key]
 
     return _render

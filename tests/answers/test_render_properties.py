@@ -127,7 +127,7 @@ class Tally:
     def render(self, destination: Path, answers: dict[str, Any]) -> Path | str:
         """The project, or the refusal's message after checking it is clean."""
         try:
-            return render_service(destination, answers)
+            return render_service(destination, answers, lock=False)
         except ValueError as refusal:
             message = str(refusal)
             assert message.startswith("Validation error for question '"), message

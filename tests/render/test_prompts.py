@@ -75,7 +75,7 @@ def test_invalid_answer_is_refused_before_anything_is_written(
 ) -> None:
     destination = tmp_path / "out"
     with pytest.raises(ValueError) as refusal:
-        render_service(destination, {"service_name": "svc", **answers})
+        render_service(destination, {"service_name": "svc", **answers}, lock=False)
 
     message = str(refusal.value)
     for fragment in expected:
@@ -98,5 +98,5 @@ def test_invalid_answer_is_refused_before_anything_is_written(
     ],
 )
 def test_boundary_answers_are_accepted(tmp_path: Path, answers: dict[str, Any]) -> None:
-    project = render_service(tmp_path / "out", {"service_name": "svc", **answers})
+    project = render_service(tmp_path / "out", {"service_name": "svc", **answers}, lock=False)
     assert (project / "pyproject.toml").is_file()
