@@ -37,6 +37,11 @@ def test_runtime_stage_is_non_root_with_a_pinned_base(project: Path) -> None:
     assert "USER 10001:10001" in runtime
     assert "COPY --from=build /opt/venv /opt/venv" in runtime
     assert "pip install" not in runtime and "apt-get" not in runtime
+    # Installed from the lock, without the dev group, and uv stays in the build stage.
+    build = stages[1]
+    assert "uv sync --frozen --no-dev --no-editable" in build
+    assert "--mount=type=cache,target=/root/.cache/uv" in build
+    assert "uv" not in re.sub(r"\buv\.lock\b", "", runtime.lower()).split()
     assert "PYTHONUNBUFFERED=1" in runtime and "PYTHONDONTWRITEBYTECODE=1" in runtime
     assert "EXPOSE 8000" in runtime
     assert "/healthz" in runtime.split("HEALTHCHECK", 1)[1]

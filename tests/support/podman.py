@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator.rendering import TEMPLATE_ROOT
+from tests.support.venvs import lock_project
 
 # The Python version of the stand-in base: Debian trixie's python3.
 BASE_PYTHON = "3.13"
@@ -80,9 +81,10 @@ def _pip_settings() -> dict[str, str]:
 
 
 def pip_build_volumes(workdir: Path) -> list[str]:
-    """``podman build -v`` flags that give pip inside the build this machine's index, proxy
-    certificate and timeouts: a generated /etc/pip.conf, and each file it names mounted
-    read-only at the same path. Only the build's RUN steps see them, not the image."""
+    """``podman build -v`` flags that give pip and uv inside the build this machine's index,
+    proxy certificate and timeouts: a generated /etc/pip.conf and /etc/uv/uv.toml, and each
+    file pip.conf names mounted read-only at the same path. Only the build's RUN steps see
+    them, not the image."""
     settings = _pip_settings()
     config = configparser.ConfigParser()
     config["global"] = settings
@@ -90,6 +92,11 @@ def pip_build_volumes(workdir: Path) -> list[str]:
     with pip_conf.open("w") as handle:
         config.write(handle)
     volumes = ["-v", f"{pip_conf}:/etc/pip.conf:ro"]
+    # uv (the Dockerfile's installer) trusts the system's certificates, which the cert
+    # mount below replaces with this machine's bundle, as it trusts them here.
+    uv_toml = workdir / "uv.toml"
+    uv_toml.write_text("native-tls = true\n")
+    volumes += ["-v", f"{uv_toml}:/etc/uv/uv.toml:ro"]
     for name in ("cert", "client-cert"):
         if path := settings.get(name):
             volumes += ["-v", f"{path}:{path}:ro"]
@@ -104,8 +111,10 @@ def image_tag_for(service: str) -> str:
 
 
 def build_image(project: Path, tag: str, workdir: Path) -> float:
-    """Build the project's Dockerfile as it is, on the stand-in base; returns seconds taken.
+    """Build the project's Dockerfile as it is, on the stand-in base, from its uv.lock (made
+    as the copy task makes it when the render skipped that); returns seconds taken.
     Docker format, because the OCI format has no HEALTHCHECK and podman drops it."""
+    lock_project(project)
     started = time.monotonic()
     podman(
         "build",

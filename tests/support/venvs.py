@@ -31,15 +31,26 @@ def uv_env() -> dict[str, str]:
     return {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
 
 
-def install_project(project: Path, python: str) -> Path:
-    """Install the project into ``project/.venv`` from its uv.lock, as `make install` and the
-    image do, with its dev group; returns bin/. The tests render without copier's tasks
-    (faster), so the lock is made here first with the same `uv lock` the copy task runs.
-    Both steps reuse uv's cache: a warm install takes about a second, no resolution."""
-    if not (project / "uv.lock").exists():
+def lock_project(project: Path, python: str | None = None) -> Path:
+    """``project/uv.lock``, made with the same `uv lock` the copy task runs when the render
+    skipped that task (the tests' renders do: faster)."""
+    lock = project / "uv.lock"
+    if not lock.exists():
+        version = (project / ".python-version").read_text().strip()
+        python = python or find_python(version)
+        if python is None:
+            pytest.fail(f"no Python {version} on this machine to lock {project.name}")
         subprocess.run(
             ["uv", "lock", "--quiet", "-p", python], cwd=project, check=True, env=uv_env()
         )
+    return lock
+
+
+def install_project(project: Path, python: str) -> Path:
+    """Install the project into ``project/.venv`` from its uv.lock, as `make install` and the
+    image do, with its dev group; returns bin/. Both steps reuse uv's cache: a warm
+    install takes about a second."""
+    lock_project(project, python)
     subprocess.run(
         ["uv", "sync", "--quiet", "--locked", "-p", python],
         cwd=project,
