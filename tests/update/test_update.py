@@ -17,6 +17,7 @@ import yaml
 
 from generator.cli import main as otel_service
 from generator.project import find_conflicts
+from generator.tasks.lock_dependencies import find_uv
 from tests.support.template_history import History, read_releases
 from tests.support.venvs import find_python, install_project
 from tests.update.projects import (
@@ -52,7 +53,21 @@ def fresh_with_team_edits(history: History, project: Path, root: Path) -> Path:
         history.repository, history.newest, root / "orders", user_answers(project)
     )
     apply_team_edits(fresh, "orders")
+    # A team that adds a dependency relocks; the update relocks the merged pyproject.toml.
+    relock(fresh)
     return fresh
+
+
+def relock(project: Path) -> None:
+    subprocess.run([find_uv(), "lock", "--quiet"], cwd=project, check=True, timeout=300)
+
+
+def assert_lock_is_current(project: Path) -> None:
+    """uv.lock matches pyproject.toml: `make install` (uv sync --locked in CI) accepts it."""
+    result = subprocess.run(
+        [find_uv(), "lock", "--check"], cwd=project, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("tag", RELEASED)
@@ -70,6 +85,7 @@ def test_update_keeps_team_edits_and_equals_a_fresh_copy_plus_edits(
     assert find_conflicts(project) == []
     assert not list(project.rglob("*.rej"))
     assert missing_team_edits(project, "orders") == []
+    assert_lock_is_current(project)
     expected = fresh_with_team_edits(history, project, tmp_path / "fresh")
     assert tree_differences(project, expected) == []
 
