@@ -149,6 +149,11 @@ class Resource:
     namespaced: bool
 
 
+def _group_version_path(api_version: str) -> str:
+    """The core group is served under /api, every other group under /apis."""
+    return f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+
+
 def object_id(obj: dict[str, Any]) -> str:
     namespace = obj["metadata"].get("namespace")
     name = f"{obj['kind']}/{obj['metadata']['name']}"
@@ -190,8 +195,7 @@ class KubeApi:
         """The REST resource of ``kind``, from the API server's discovery (not cached while
         unknown: a CRD's kind appears once it is established)."""
         if (api_version, kind) not in self._resources:
-            path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-            response = self._client.get(path)
+            response = self._client.get(_group_version_path(api_version))
             if response.status_code == 404:
                 raise ApiError(f"{kind}: the API server serves no {api_version}")
             response.raise_for_status()
@@ -207,7 +211,7 @@ class KubeApi:
     def path(self, obj: dict[str, Any]) -> str:
         api_version = obj["apiVersion"]
         resource = self.resource(api_version, obj["kind"])
-        prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        prefix = _group_version_path(api_version)
         if resource.namespaced:
             namespace = obj["metadata"].get("namespace")
             if not namespace:
