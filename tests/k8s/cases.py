@@ -1,6 +1,8 @@
 """Answer combinations the Kubernetes tier renders: every framework, OTLP over HTTP and
 gRPC and none, tail sampling on and off, both backends, Operator injection, and a kubernetes-only
-project."""
+project. Every tier of tests/k8s takes its renders from here (the admission tier applies
+all of them into one API server, kube-score scores each): a new topology or kit added here
+is checked by all of them."""
 
 from __future__ import annotations
 
