@@ -44,6 +44,7 @@ DEPENDENCY_MODULES = frozenset(
         "certifi",
         "charset_normalizer",
         "click",
+        "confluent_kafka",
         "django",
         "fastapi",
         "flask",
@@ -170,7 +171,7 @@ def owner_problem(value: str) -> str:
 
 # Brokers a service can publish to and its worker consume from; the validator refuses the
 # others until the template carries their client, worker and tests.
-MESSAGING_BROKERS = ("rabbitmq",)
+MESSAGING_BROKERS = ("rabbitmq", "kafka")
 MESSAGING_DEFAULT_ADDRESSES = {"rabbitmq": "rabbitmq:5672", "kafka": "kafka:9092"}
 _BROKER_ADDRESS = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?:[0-9]{1,5}")
 

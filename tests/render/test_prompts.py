@@ -67,7 +67,10 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
     ({"slo_latency_ms": 0}, ["slo_latency_ms 0", "from 1 to 60000"]),
     ({"ci": "jenkins"}, ["ci", "jenkins"]),
     ({"messaging": "zeromq"}, ["messaging", "zeromq"]),
-    ({"messaging": "kafka"}, ["messaging 'kafka' is not available yet", "rabbitmq"]),
+    (
+        {"messaging": "kafka", "deploy_targets": ["kubernetes"]},
+        ["messaging kafka publishes to a broker", "broker_address is empty", "kafka:9092"],
+    ),
     (
         {"messaging": "rabbitmq", "deploy_targets": ["kubernetes"]},
         ["messaging rabbitmq publishes to a broker", "broker_address is empty", "add compose"],

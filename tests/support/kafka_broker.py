@@ -99,6 +99,7 @@ class KafkaBroker:
         self.workdir = workdir
         self.ports = ports or KafkaPorts()
         self.log_dir = workdir / "kafka-logs"
+        workdir.mkdir(parents=True, exist_ok=True)
         self.properties = workdir / "server.properties"
         self.properties.write_text(_server_properties(self.ports, self.log_dir))
         self.log4j_config = _log4j_config(home, workdir)
@@ -130,10 +131,9 @@ class KafkaBroker:
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
-                "--cluster-id",
-                cluster_id,
-                "--config",
-                str(self.properties),
+                # Joined with "=": a cluster id may start with "-".
+                f"--cluster-id={cluster_id}",
+                f"--config={self.properties}",
             ),
             capture_output=True,
             text=True,
@@ -190,7 +190,6 @@ class KafkaBroker:
 @contextmanager
 def running_kafka(workdir: Path, home: Path | None = None) -> Iterator[KafkaBroker]:
     """A started broker in ``workdir``, stopped on exit whatever happens."""
-    workdir.mkdir(parents=True, exist_ok=True)
     broker = KafkaBroker(home or kafka_home(), workdir)
     broker.start()
     try:

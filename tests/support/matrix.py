@@ -52,7 +52,7 @@ MESSAGING_MATRIX: list[dict[str, Any]] = [
         "sampler": "parentbased_always_on",
     }
     for framework in FRAMEWORKS
-    for broker in ("rabbitmq",)
+    for broker in ("rabbitmq", "kafka")
 ]
 
 
