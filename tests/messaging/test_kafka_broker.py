@@ -20,11 +20,11 @@ def _produce(bootstrap_servers: str, topic: str, values: list[bytes]) -> None:
     assert producer.flush(30) == 0, "messages still undelivered after 30 s"
 
 
-def _consume(bootstrap_servers: str, topic: str, count: int) -> list[bytes]:
+def _consume(bootstrap_servers: str, topic: str, count: int, group: str) -> list[bytes]:
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap_servers,
-            "group.id": "broker-self-test",
+            "group.id": group,
             "auto.offset.reset": "earliest",
         }
     )
@@ -47,12 +47,15 @@ def test_broker_serves_survives_a_restart_and_stops(tmp_path: Path) -> None:
     with running_kafka(tmp_path / "kafka") as broker:
         assert broker.ports.broker not in (9092, 9093)
         _produce(broker.bootstrap_servers, "self-test", [b"one", b"two"])
-        assert _consume(broker.bootstrap_servers, "self-test", 2) == [b"one", b"two"]
+        assert _consume(broker.bootstrap_servers, "self-test", 2, "first") == [b"one", b"two"]
 
         broker.stop()
         broker.start()
-        # The group's committed offset survived: only the new message is delivered.
         _produce(broker.bootstrap_servers, "self-test", [b"three"])
-        assert _consume(broker.bootstrap_servers, "self-test", 1) == [b"three"]
+        # The log survived the outage (a new group reads all three), and so did the first
+        # group's committed offset (it gets only the new one).
+        everything = _consume(broker.bootstrap_servers, "self-test", 3, "second")
+        assert everything == [b"one", b"two", b"three"]
+        assert _consume(broker.bootstrap_servers, "self-test", 1, "first") == [b"three"]
         process_id = broker.process.pid
     assert not Path(f"/proc/{process_id}").exists(), "the broker outlived its fixture"
