@@ -49,7 +49,7 @@ SECRET_PASSWORD = "hunter2-Pa55w0rd-e2e"
 CARD_NUMBER = "4111111111111111"
 BEARER = "Bearer eyJhbGciOiJIUzI1NiJ9.e2e-kafka.sig"
 # Records put on the topic at once, so the worker is busy when SIGTERM comes.
-BACKLOG = 1000
+BACKLOG = 2000
 
 
 @dataclass
@@ -285,7 +285,8 @@ def test_no_message_is_lost_across_a_worker_sigterm(stack: KafkaStack) -> None:
     record in hand and leaves the group; messages published meanwhile are acknowledged;
     the next worker processes everything the first did not."""
     group = f"kafka-{stack.framework}-worker"
-    wait_until(lambda: len(processed_ids(stack)) > 0, 30, "the worker to run")
+    ready = publish(stack, {"order": "first"})
+    wait_until(lambda: ready in processed_ids(stack), 60, "the worker to join its group")
     before = set(processed_ids(stack))
     base = committed_offset(stack, group)
     backlog = [uuid.uuid4().hex for _ in range(BACKLOG)]
@@ -321,12 +322,26 @@ def test_no_message_is_lost_across_a_worker_sigterm(stack: KafkaStack) -> None:
     all_ids = processed_ids(stack)
     duplicates = len(all_ids) - len(set(all_ids))
     assert duplicates == 0, f"{duplicates} messages processed twice"
+    # The lag gauge saw the backlog, and sees it drained.
+    wait_until(
+        lambda: lag_points(stack) and int(lag_points(stack)[-1]["asInt"]) == 0,
+        30,
+        "the lag gauge back to 0",
+    )
+    lag = [int(p["asInt"]) for p in lag_points(stack)]
+    assert max(lag) > 0, f"no consumer lag reported during the backlog: {lag}"
     print(
         f"\n[kafka {stack.framework}] SIGTERM mid-backlog: the worker exited in "
         f"{exit_seconds:.2f} s after {len(by_first)} of {BACKLOG} records, committed exactly "
         f"those; the next worker processed the other {BACKLOG - len(by_first)} and the "
-        f"{len(acknowledged)} published meanwhile; {duplicates} processed twice"
+        f"{len(acknowledged)} published meanwhile; {duplicates} processed twice; lag peaked "
+        f"at {max(lag)}"
     )
+
+
+def lag_points(stack: KafkaStack) -> list[dict[str, Any]]:
+    points = otlp_json.metric_points(stack.records(), "app.kafka.consumer.lag")
+    return sorted(points, key=lambda point: int(point["timeUnixNano"]))
 
 
 def test_broker_outage_answers_503_within_the_timeout(stack: KafkaStack) -> None:
