@@ -60,6 +60,13 @@ K8S_CASES: list[dict[str, Any]] = [
         "traces_backend": "jaeger",
         "logs_backend": "none",
     },
+    {
+        "service_name": "k8s-flask-rabbitmq",
+        "framework": "flask",
+        "exporters": ["otlp_http"],
+        "messaging": "rabbitmq",
+        "broker_address": "rabbitmq.messaging.svc:5672",
+    },
 ]
 
 
