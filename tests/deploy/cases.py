@@ -42,6 +42,12 @@ COMPOSE_CASES: list[dict[str, Any]] = [
         "exporters": ["otlp_grpc"],
         "messaging": "rabbitmq",
     },
+    {
+        "service_name": "fastapi-kafka",
+        "framework": "fastapi",
+        "exporters": ["otlp_http"],
+        "messaging": "kafka",
+    },
 ]
 
 

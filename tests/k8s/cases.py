@@ -67,6 +67,13 @@ K8S_CASES: list[dict[str, Any]] = [
         "messaging": "rabbitmq",
         "broker_address": "rabbitmq.messaging.svc:5672",
     },
+    {
+        "service_name": "k8s-fastapi-kafka",
+        "framework": "fastapi",
+        "exporters": ["otlp_http"],
+        "messaging": "kafka",
+        "broker_address": "kafka-bootstrap.messaging.svc:9092",
+    },
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.error
@@ -146,3 +147,22 @@ def broker_call(stack: Stack, *args: str) -> str:
 
 def queue_depth(stack: Stack, queue: str) -> int:
     return int(broker_call(stack, "count", queue))
+
+
+def messaging_row_queries(dashboard: dict) -> list[tuple[str, str]]:
+    """(panel title, PromQL) of every panel in the dashboard's messaging row."""
+    queries, in_row = [], False
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            in_row = panel["title"] == "Messages (worker)"
+            continue
+        if in_row:
+            queries += [(panel["title"], target["expr"]) for target in panel["targets"]]
+    return queries
+
+
+def live_expr(expr: str) -> str:
+    """The panel's query as Prometheus runs it here, without the `or 0 * ...` fallbacks
+    that would answer even when the series the panel is about does not exist."""
+    expr = re.sub(r"\n\s*or 0 \* [^\n]*", "", expr)
+    return expr.replace("$__rate_interval", "1m").replace('=~"$environment"', '=~".*"')

@@ -13,8 +13,6 @@ import json
 import os
 import statistics
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -26,7 +24,9 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.e2e.stack import Collector, collector
+from tests.e2e.stack import Collector, collector, prometheus
+from tests.messaging import live
+from tests.messaging.live import live_expr, log_lines, messaging_row_queries
 from tests.support import otlp_json
 from tests.support.http import http_ok
 from tests.support.kafka_broker import KafkaBroker, kafka_home
@@ -50,6 +50,9 @@ CARD_NUMBER = "4111111111111111"
 BEARER = "Bearer eyJhbGciOiJIUzI1NiJ9.e2e-kafka.sig"
 # Records put on the topic at once, so the worker is busy when SIGTERM comes.
 BACKLOG = 2000
+# Records waiting when the live dashboard test starts a worker: over the lag alert's
+# threshold (1000) for the several seconds Prometheus needs to see it.
+LIVE_BACKLOG = 8000
 
 
 @dataclass
@@ -77,6 +80,9 @@ class KafkaStack:
     def worker_logs(self) -> str:
         return "".join(worker.log() for worker in self.workers)
 
+    def worker_lines(self) -> list[dict[str, Any]]:
+        return [line for worker in self.workers for line in log_lines(worker)]
+
     def records(self) -> list[dict[str, Any]]:
         return self.collector.records()
 
@@ -84,22 +90,8 @@ class KafkaStack:
         return otlp_json.spans(self.records())
 
 
-def post(url: str, body: object, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
 def publish(stack: KafkaStack, payload: object, key: str = "order-1") -> str:
-    status, body = post(f"{stack.base}/messages", {"key": key, "payload": payload})
+    status, body, _ = live.publish(stack.base, payload, key)
     assert status == 202, (status, body)
     return body["message_id"]
 
@@ -137,11 +129,7 @@ def topic_records(stack: KafkaStack, topic: str, count: int) -> list[Any]:
 
 def processed_ids(stack: KafkaStack) -> list[str]:
     """Message ids the workers logged as processed (their JSON lines on stdout)."""
-    ids = []
-    for line in stack.worker_logs().splitlines():
-        if line.startswith("{") and '"processed message"' in line:
-            ids.append(json.loads(line)["message_id"])
-    return ids
+    return live.processed_ids(*stack.workers)
 
 
 @pytest.fixture(
@@ -228,11 +216,7 @@ def test_request_publish_consume_is_one_trace(stack: KafkaStack) -> None:
 
     # The worker's log line carries that trace, on stdout and at the collector.
     wait_until(lambda: message_id in processed_ids(stack), 10, "the worker's log line")
-    [line] = [
-        json.loads(line)
-        for line in stack.worker_logs().splitlines()
-        if line.startswith("{") and message_id in line
-    ]
+    [line] = [line for line in stack.worker_lines() if line.get("message_id") == message_id]
     assert (line["trace_id"], line["span_id"]) == (process["traceId"], process["spanId"])
     wait_until(
         lambda: any(
@@ -289,16 +273,7 @@ def test_no_message_is_lost_across_a_worker_sigterm(stack: KafkaStack) -> None:
     wait_until(lambda: ready in processed_ids(stack), 60, "the worker to join its group")
     before = set(processed_ids(stack))
     base = committed_offset(stack, group)
-    backlog = [uuid.uuid4().hex for _ in range(BACKLOG)]
-    producer = Producer({"bootstrap.servers": stack.broker.bootstrap_servers})
-    for index, message_id in enumerate(backlog):
-        producer.produce(
-            stack.topic,
-            json.dumps({"order": index}).encode(),
-            key=f"k{index % 7}".encode(),
-            headers=[("message-id", message_id.encode())],
-        )
-    assert producer.flush(30) == 0
+    backlog = _produce_backlog(stack, BACKLOG)
     wait_until(
         lambda: len(set(processed_ids(stack)) - before) >= BACKLOG // 10, 60, "the backlog to start"
     )
@@ -339,6 +314,22 @@ def test_no_message_is_lost_across_a_worker_sigterm(stack: KafkaStack) -> None:
     )
 
 
+def _produce_backlog(stack: KafkaStack, count: int) -> list[str]:
+    """``count`` records straight onto the topic (no route, no trace), as fast as the
+    client goes; returns their message ids."""
+    message_ids = [uuid.uuid4().hex for _ in range(count)]
+    producer = Producer({"bootstrap.servers": stack.broker.bootstrap_servers})
+    for index, message_id in enumerate(message_ids):
+        producer.produce(
+            stack.topic,
+            json.dumps({"order": index}).encode(),
+            key=f"k{index % 7}".encode(),
+            headers=[("message-id", message_id.encode())],
+        )
+    assert producer.flush(30) == 0
+    return message_ids
+
+
 def lag_points(stack: KafkaStack) -> list[dict[str, Any]]:
     points = otlp_json.metric_points(stack.records(), "app.kafka.consumer.lag")
     return sorted(points, key=lambda point: int(point["timeUnixNano"]))
@@ -349,9 +340,7 @@ def test_broker_outage_answers_503_within_the_timeout(stack: KafkaStack) -> None
     wait_until(lambda: acknowledged in processed_ids(stack), 30, "the message before the outage")
     stack.broker.stop()
     try:
-        started = time.monotonic()
-        status, body = post(f"{stack.base}/messages", {"key": "k", "payload": {"order": "down"}})
-        elapsed = time.monotonic() - started
+        status, body, elapsed = live.publish(stack.base, {"order": "down"}, "k")
         assert status == 503, (status, body)
         assert "unavailable" in body["detail"]
         assert elapsed < PUBLISH_TIMEOUT + 2, f"the route took {elapsed:.1f} s with the broker down"
@@ -361,11 +350,25 @@ def test_broker_outage_answers_503_within_the_timeout(stack: KafkaStack) -> None
     after = None
     deadline = time.monotonic() + 60
     while after is None and time.monotonic() < deadline:
-        status, body = post(f"{stack.base}/messages", {"key": "k", "payload": {"order": "after"}})
+        status, body, _ = live.publish(stack.base, {"order": "after"}, "k")
         after = body.get("message_id") if status == 202 else None
     assert after, "the route did not recover after the broker came back"
     wait_until(lambda: after in processed_ids(stack), 60, "the worker to recover")
     print(f"\n[kafka {stack.framework}] broker down: 503 after {elapsed:.2f} s")
+
+
+def test_client_settings_come_from_the_environment(stack: KafkaStack) -> None:
+    """MESSAGING_KAFKA_* variables reach the client (here TLS against this plaintext
+    broker): a misconfigured client still answers 503 within the publish timeout."""
+    env = {**stack.env, "PORT": str(free_port()), "MESSAGING_KAFKA_SECURITY_PROTOCOL": "ssl"}
+    base = f"http://127.0.0.1:{env['PORT']}"
+    log = stack.workdir / "service-tls.log"
+    with running(["make", "run"], cwd=stack.project, env=env, log_path=log) as service:
+        wait_until(lambda: http_ok(f"{base}/healthz"), 60, "the TLS-configured service")
+        status, body, elapsed = live.publish(base, {"order": "tls"}, "k")
+        service.stop()
+    assert status == 503, (status, body)
+    assert elapsed < PUBLISH_TIMEOUT + 2, f"{elapsed:.1f} s"
 
 
 def test_secrets_in_key_payload_and_headers_never_leave(stack: KafkaStack) -> None:
@@ -376,10 +379,8 @@ def test_secrets_in_key_payload_and_headers_never_leave(stack: KafkaStack) -> No
         # Also through the failure path: error logs, the ERROR span, the dead-letter copy.
         [SECRET_PASSWORD, CARD_NUMBER],
     ):
-        status, body = post(
-            f"{stack.base}/messages",
-            {"key": SECRET_KEY, "payload": payload},
-            headers={"Authorization": BEARER, "X-Api-Key": SECRET_KEY},
+        status, body, _ = live.publish(
+            stack.base, payload, SECRET_KEY, {"Authorization": BEARER, "X-Api-Key": SECRET_KEY}
         )
         assert status == 202, body
         ids.append(body["message_id"])
@@ -403,10 +404,42 @@ def test_secrets_in_key_payload_and_headers_never_leave(stack: KafkaStack) -> No
 
 def failed_ids(stack: KafkaStack) -> list[str]:
     return [
-        json.loads(line)["message_id"]
-        for line in stack.worker_logs().splitlines()
-        if line.startswith("{") and '"message processing failed' in line
+        line["message_id"]
+        for line in stack.worker_lines()
+        if str(line.get("message", "")).startswith("message processing failed")
     ]
+
+
+def test_dashboard_row_and_lag_alert_answer_from_live_data(stack: KafkaStack) -> None:
+    """Every panel of the messaging row, the consumer lag among them, has data, and
+    KafkaConsumerLagging goes pending while a new worker catches up with a backlog."""
+    name = stack.project.name
+    observability = stack.project / "observability"
+    dashboard = json.loads((observability / "dashboards" / f"{name}.json").read_text())
+    queries = messaging_row_queries(dashboard)
+    assert any(title.startswith("Consumer lag") for title, _ in queries), queries
+    rules = observability / "rules" / f"{name}.rules.yml"
+    with prometheus(stack.collector.prometheus_port, stack.workdir, rule_files=[rules]) as prom:
+        for worker in stack.workers:
+            worker.stop()
+        # Enough for the worker to stay over the alert's threshold for several seconds.
+        _produce_backlog(stack, LIVE_BACKLOG)
+        for index in range(3):
+            publish(stack, {"order": index}, key="live")
+        publish(stack, ["poison"], key="live")
+        stack.start_worker()
+
+        def unanswered() -> list[str]:
+            missing = [title for title, expr in queries if not prom.query(live_expr(expr))]
+            if not prom.query('ALERTS{alertname="KafkaConsumerLagging"}'):
+                missing.append("alert KafkaConsumerLagging pending or firing")
+            return missing
+
+        try:
+            wait_until(lambda: not unanswered(), 90, "every messaging panel and the lag alert")
+        except TimeoutError:
+            pass
+        assert not unanswered()
 
 
 def _publish_to_consume_ms(stack: KafkaStack, samples: int) -> list[float]:
@@ -420,9 +453,9 @@ def _publish_to_consume_ms(stack: KafkaStack, samples: int) -> list[float]:
         message_id = publish(stack, {"sample": index})
         wait_until(lambda m=message_id: m in processed_ids(stack), 30, "the sample")
         [line] = [
-            json.loads(line)
-            for line in stack.worker_logs().splitlines()
-            if line.startswith("{") and message_id in line and '"processed message"' in line
+            line
+            for line in stack.worker_lines()
+            if line.get("message_id") == message_id and line["message"] == "processed message"
         ]
         processed_at = datetime.fromisoformat(line["asctime"]).timestamp()
         latencies.append((processed_at - sent_at) * 1000)

@@ -6,7 +6,6 @@ queues."""
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import threading
 import time
@@ -22,7 +21,9 @@ from tests.messaging.broker import PASSWORD, RabbitMQ
 from tests.messaging.live import (
     Stack,
     broker_call,
+    live_expr,
     log_lines,
+    messaging_row_queries,
     processed_ids,
     publish,
     queue_depth,
@@ -311,25 +312,6 @@ def test_publish_to_processed_latency_with_and_without_telemetry(
     )
     # Loopback, one message at a time: anything slower means messages wait somewhere.
     assert on_p95 < 250, percentiles
-
-
-def messaging_row_queries(dashboard: dict) -> list[tuple[str, str]]:
-    """(panel title, PromQL) of every panel in the dashboard's messaging row."""
-    queries, in_row = [], False
-    for panel in dashboard["panels"]:
-        if panel["type"] == "row":
-            in_row = panel["title"] == "Messages (worker)"
-            continue
-        if in_row:
-            queries += [(panel["title"], target["expr"]) for target in panel["targets"]]
-    return queries
-
-
-def live_expr(expr: str) -> str:
-    """The panel's query as Prometheus runs it here, without the `or 0 * ...` fallbacks
-    that would answer even when the series the panel is about does not exist."""
-    expr = re.sub(r"\n\s*or 0 \* [^\n]*", "", expr)
-    return expr.replace("$__rate_interval", "1m").replace('=~"$environment"', '=~".*"')
 
 
 def test_dashboard_row_and_alert_answer_from_live_data(
