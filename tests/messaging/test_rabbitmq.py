@@ -69,6 +69,19 @@ def stack(
     return Stack(project, bin_dir, project.name.replace("-", "_"), env, tmp_path)
 
 
+def test_the_projects_own_tests_pass(installed: tuple[Path, Path]) -> None:
+    project, bin_dir = installed
+    result = subprocess.run(
+        [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "test_messaging.py" in result.stdout or " passed" in result.stdout
+
+
 def worker_check(stack: Stack) -> int:
     """Exit code of the worker's health probe (python -m <package>.worker --check)."""
     command = [str(stack.bin_dir / "python"), "-m", f"{stack.package}.worker", "--check"]
