@@ -13,11 +13,15 @@ from generator.copier_extension import DEPENDENCY_MODULES
 from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.venvs import find_python, install_project
 
-# Together these install every dependency the template can add (both OTLP exporters and
-# the Prometheus one), with each framework's dev extras.
+# Together these install every dependency the template can add (both OTLP exporters, the
+# Prometheus one and both RabbitMQ clients), with each framework's dev extras.
 RENDERS = {
     "flask": {"exporters": ["otlp_http", "prometheus"]},
-    "fastapi": {"exporters": ["otlp_grpc", "prometheus"]},
+    "fastapi": {
+        "exporters": ["otlp_grpc", "prometheus"],
+        "messaging": "rabbitmq",
+        "broker_address": "mq:5672",
+    },
     "django": {"exporters": ["otlp_grpc", "console"]},
 }
 TOP_LEVEL = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import threading
 import time
 import uuid
@@ -64,7 +65,28 @@ def stack(
     project, bin_dir = installed
     destination = f"orders-{uuid.uuid4().hex[:8]}"
     env = stack_env(bin_dir, broker, live_collector, destination)
+    # The worker's heartbeat file goes to the temporary folder: this test's own.
+    env["TMPDIR"] = str(tmp_path)
     return Stack(project, bin_dir, project.name.replace("-", "_"), env, tmp_path)
+
+
+def test_the_projects_own_tests_pass(installed: tuple[Path, Path]) -> None:
+    project, bin_dir = installed
+    result = subprocess.run(
+        [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "test_messaging.py" in result.stdout or " passed" in result.stdout
+
+
+def worker_check(stack: Stack) -> int:
+    """Exit code of the worker's health probe (python -m <package>.worker --check)."""
+    command = [str(stack.bin_dir / "python"), "-m", f"{stack.package}.worker", "--check"]
+    return subprocess.run(command, env=stack.env, cwd=stack.project, timeout=30).returncode
 
 
 def spans_with_message_id(live_collector: Collector, message_id: str) -> list[dict]:
@@ -87,8 +109,10 @@ def test_request_publish_consume_is_one_trace_and_leaks_nothing(
         # The planted values really travel: they are in the queued message itself.
         queued = broker_call(stack, "peek", stack.destination)
         assert CARD in queued and EMAIL in queued, queued
+        assert worker_check(stack) == 1, "healthy before any worker ran"
         with worker(stack) as consumer:
             wait_until(lambda: message_id in processed_ids(consumer), 20, "the message processed")
+            assert worker_check(stack) == 0, "the running worker's probe fails"
 
             def trace_complete() -> bool:
                 kinds = {s["kind"] for s in spans_with_message_id(live_collector, message_id)}
@@ -277,12 +301,28 @@ def test_broker_outage_answers_503_in_bounded_time_and_loses_nothing_accepted(
     print(f"\noutage: 503 in at most {slowest * 1000:.0f} ms; {len(accepted)} accepted, none lost")
 
 
+def span_gaps_ms(live_collector: Collector, message_ids: set[str]) -> list[float]:
+    """Producer span start to consumer span start, per message, from the collector."""
+
+    def starts() -> dict[tuple[str, int], int]:
+        found = {}
+        for span in otlp_json.spans(live_collector.records()):
+            message_id = span["attrs"].get("messaging.message.id")
+            if message_id in message_ids and span["kind"] in (PRODUCER, CONSUMER):
+                found[(message_id, span["kind"])] = int(span["startTimeUnixNano"])
+        return found
+
+    wait_until(lambda: len(starts()) == 2 * len(message_ids), 30, "every message's spans")
+    found = starts()
+    return [(found[(m, CONSUMER)] - found[(m, PRODUCER)]) / 1e6 for m in message_ids]
+
+
 def _seconds(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp).timestamp()
 
 
 def test_publish_to_processed_latency_with_and_without_telemetry(
-    stack: Stack, framework: str
+    stack: Stack, live_collector: Collector, framework: str
 ) -> None:
     """From the request leaving the client to the worker's log line, for sequential
     messages: with telemetry as rendered, and with the SDK disabled for comparison."""
@@ -305,10 +345,14 @@ def test_publish_to_processed_latency_with_and_without_telemetry(
             )
         quantiles = statistics.quantiles(latencies_ms, n=20)
         percentiles[mode] = (statistics.median(latencies_ms), quantiles[-1])
+        if mode == "on":
+            gaps_ms = span_gaps_ms(live_collector, set(sent))
     (on_p50, on_p95), (off_p50, off_p95) = percentiles["on"], percentiles["off"]
     print(
         f"\n{framework}: request -> processed p50 {on_p50:.1f} ms, p95 {on_p95:.1f} ms with"
-        f" telemetry; {off_p50:.1f} / {off_p95:.1f} ms without"
+        f" telemetry; {off_p50:.1f} / {off_p95:.1f} ms without; producer span start ->"
+        f" consumer span start p50 {statistics.median(gaps_ms):.1f} ms"
+        f" ({len(gaps_ms)} messages)"
     )
     # Loopback, one message at a time: anything slower means messages wait somewhere.
     assert on_p95 < 250, percentiles
