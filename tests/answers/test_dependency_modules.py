@@ -14,7 +14,8 @@ from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.venvs import find_python, install_project
 
 # Together these install every dependency the template can add (both OTLP exporters, the
-# Prometheus one and both RabbitMQ clients), with each framework's dev extras.
+# Prometheus one, both RabbitMQ clients and the Kafka one), with each framework's dev
+# extras.
 RENDERS = {
     "flask": {"exporters": ["otlp_http", "prometheus"]},
     "fastapi": {
@@ -22,7 +23,11 @@ RENDERS = {
         "messaging": "rabbitmq",
         "broker_address": "mq:5672",
     },
-    "django": {"exporters": ["otlp_grpc", "console"]},
+    "django": {
+        "exporters": ["otlp_grpc", "console"],
+        "messaging": "kafka",
+        "broker_address": "mq:9092",
+    },
 }
 TOP_LEVEL = (
     "import importlib.metadata, json; "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -194,6 +195,15 @@ def _wait_for_span(stack: KafkaStack, predicate, what: str, timeout: float = 30)
 
     wait_until(seen, timeout, what)
     return found[0]
+
+
+def test_the_render_passes_its_own_lint_and_tests(stack: KafkaStack) -> None:
+    """What the team inherits: `make lint` and `make test` of the Kafka render."""
+    for target in ("lint", "test"):
+        result = subprocess.run(
+            ["make", target], cwd=stack.project, env=stack.env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"make {target}:\n{result.stdout[-3000:]}{result.stderr}"
 
 
 def test_request_publish_consume_is_one_trace(stack: KafkaStack) -> None:

@@ -18,23 +18,32 @@ from tests.update.test_update import fresh_with_team_edits, team_project
 
 
 @pytest.mark.slow
-def test_update_from_the_last_release_adds_rabbitmq_messaging(
-    history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("broker", "address"), [("rabbitmq", "rabbitmq:5672"), ("kafka", "kafka:9092")]
+)
+def test_update_from_the_last_release_adds_messaging(
+    history: History,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    broker: str,
+    address: str,
 ) -> None:
     project = team_project(history, history.released[-1], tmp_path / "team")
     assert not (project / "src" / "orders" / "worker.py").exists()
 
-    exit_code = otel_service(["update", str(project), "--defaults", "--data", "messaging=rabbitmq"])
+    exit_code = otel_service(
+        ["update", str(project), "--defaults", "--data", f"messaging={broker}"]
+    )
 
     assert exit_code == 0, capsys.readouterr().err
     answers = recorded_answers(project)
-    assert answers["messaging"] == "rabbitmq"
-    assert answers["broker_address"] == "rabbitmq:5672"
+    assert answers["messaging"] == broker
+    assert answers["broker_address"] == address
     package = project / "src" / "orders"
-    for module in ("messaging.py", "messaging_rabbitmq.py", "messages.py", "worker.py"):
+    for module in ("messaging.py", f"messaging_{broker}.py", "messages.py", "worker.py"):
         assert (package / module).is_file(), module
     assert "worker:" in (project / "Makefile").read_text()
-    assert "rabbitmq:" in (project / "compose.yaml").read_text()
+    assert f"{broker}:" in (project / "compose.yaml").read_text()
     base = project / "deploy" / "k8s" / "base"
     assert "worker-deployment.yaml" in (base / "kustomization.yaml").read_text()
     assert missing_team_edits(project, "orders") == []
