@@ -34,6 +34,8 @@ DEPENDENCY_MODULES = frozenset(
         "_distutils_hack",
         "_pytest",
         "_yaml",
+        "aio_pika",
+        "aiormq",
         "annotated_doc",
         "annotated_types",
         "anyio",
@@ -42,6 +44,7 @@ DEPENDENCY_MODULES = frozenset(
         "certifi",
         "charset_normalizer",
         "click",
+        "confluent_kafka",
         "django",
         "fastapi",
         "flask",
@@ -58,12 +61,16 @@ DEPENDENCY_MODULES = frozenset(
         "itsdangerous",
         "jinja2",
         "markupsafe",
+        "multidict",
         "opentelemetry",
         "packaging",
+        "pamqp",
+        "pika",
         "pip",
         "pkg_resources",
         "pluggy",
         "prometheus_client",
+        "propcache",
         "py",
         "pydantic",
         "pydantic_core",
@@ -82,6 +89,7 @@ DEPENDENCY_MODULES = frozenset(
         "uvicorn",
         "werkzeug",
         "yaml",
+        "yarl",
         "wrapt",
     }
 )
@@ -159,6 +167,53 @@ def owner_problem(value: str) -> str:
         f"owner {value!r} must be 1-63 letters, digits, spaces, '-', '_' or '.', starting and "
         "ending with a letter or digit (e.g. team-payments)."
     )
+
+
+# Brokers a service can publish to and its worker consume from; the validator refuses the
+# others until the template carries their client, worker and tests.
+MESSAGING_BROKERS = ("rabbitmq", "kafka")
+MESSAGING_DEFAULT_ADDRESSES = {"rabbitmq": "rabbitmq:5672", "kafka": "kafka:9092"}
+_BROKER_ADDRESS = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?:[0-9]{1,5}")
+
+
+def messaging_problem(value: str) -> str:
+    if value == "none" or value in MESSAGING_BROKERS:
+        return ""
+    return (
+        f"messaging {value!r} is not available yet: choose "
+        f"{' or '.join(MESSAGING_BROKERS)}, or none."
+    )
+
+
+def broker_address_default(messaging: str, deploy_targets: Any) -> str:
+    """The compose stack runs the broker under its own name; elsewhere nothing does."""
+    if "compose" in (deploy_targets or ()):
+        return MESSAGING_DEFAULT_ADDRESSES.get(messaging, "")
+    return ""
+
+
+def broker_address_problem(value: str, messaging: str) -> str:
+    if messaging == "none":
+        return ""
+    if not value:
+        return (
+            f"messaging {messaging} publishes to a broker, but broker_address is empty and no "
+            "compose stack runs one: give the broker's host:port (e.g. "
+            f"{MESSAGING_DEFAULT_ADDRESSES.get(messaging, 'broker:5672')}), or add compose to "
+            "deploy_targets."
+        )
+    if "@" in value or "://" in value:
+        return (
+            f"broker_address {value!r} must be a plain host:port: credentials and schemes "
+            "go in the MESSAGING_URL environment variable at run time (a secret), never "
+            "into the answers file."
+        )
+    if not _BROKER_ADDRESS.fullmatch(value) or not 1 <= int(value.rpartition(":")[2]) <= 65535:
+        return (
+            f"broker_address {value!r} is not host:port: give a host name and a port from "
+            f"1 to 65535 (e.g. {MESSAGING_DEFAULT_ADDRESSES.get(messaging, 'broker:5672')})."
+        )
+    return ""
 
 
 def dns_label(value: Any) -> str:
@@ -272,6 +327,9 @@ FILTERS: dict[str, Callable[..., str]] = {
     "service_name_problem": service_name_problem,
     "package_name_problem": package_name_problem,
     "owner_problem": owner_problem,
+    "messaging_problem": messaging_problem,
+    "broker_address_default": broker_address_default,
+    "broker_address_problem": broker_address_problem,
 }
 
 

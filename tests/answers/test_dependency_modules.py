@@ -13,12 +13,21 @@ from generator.copier_extension import DEPENDENCY_MODULES
 from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.venvs import find_python, install_project
 
-# Together these install every dependency the template can add (both OTLP exporters and
-# the Prometheus one), with each framework's dev extras.
+# Together these install every dependency the template can add (both OTLP exporters, the
+# Prometheus one, both RabbitMQ clients and the Kafka one), with each framework's dev
+# extras.
 RENDERS = {
     "flask": {"exporters": ["otlp_http", "prometheus"]},
-    "fastapi": {"exporters": ["otlp_grpc", "prometheus"]},
-    "django": {"exporters": ["otlp_grpc", "console"]},
+    "fastapi": {
+        "exporters": ["otlp_grpc", "prometheus"],
+        "messaging": "rabbitmq",
+        "broker_address": "mq:5672",
+    },
+    "django": {
+        "exporters": ["otlp_grpc", "console"],
+        "messaging": "kafka",
+        "broker_address": "mq:9092",
+    },
 }
 TOP_LEVEL = (
     "import importlib.metadata, json; "

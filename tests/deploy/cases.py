@@ -34,6 +34,20 @@ COMPOSE_CASES: list[dict[str, Any]] = [
         "logs_backend": "none",
         "exporters": ["console"],
     },
+    {
+        "service_name": "django-rabbitmq",
+        "framework": "django",
+        "traces_backend": "jaeger",
+        "logs_backend": "loki",
+        "exporters": ["otlp_grpc"],
+        "messaging": "rabbitmq",
+    },
+    {
+        "service_name": "fastapi-kafka",
+        "framework": "fastapi",
+        "exporters": ["otlp_http"],
+        "messaging": "kafka",
+    },
 ]
 
 

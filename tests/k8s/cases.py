@@ -62,6 +62,20 @@ K8S_CASES: list[dict[str, Any]] = [
         "traces_backend": "jaeger",
         "logs_backend": "none",
     },
+    {
+        "service_name": "k8s-flask-rabbitmq",
+        "framework": "flask",
+        "exporters": ["otlp_http"],
+        "messaging": "rabbitmq",
+        "broker_address": "rabbitmq.messaging.svc:5672",
+    },
+    {
+        "service_name": "k8s-fastapi-kafka",
+        "framework": "fastapi",
+        "exporters": ["otlp_http"],
+        "messaging": "kafka",
+        "broker_address": "kafka-bootstrap.messaging.svc:9092",
+    },
 ]
 
 

@@ -242,6 +242,8 @@ def test_network_policy_admits_the_app_port_and_reaches_dns_and_the_agent(
     egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
     otlp = [e for e in answers["exporters"] if e.startswith("otlp_")]
     expected_egress = {(53, "UDP"), (53, "TCP")}
+    if answers.get("messaging", "none") != "none":
+        expected_egress.add((int(answers["broker_address"].rpartition(":")[2]), "TCP"))
     if otlp:
         expected_egress.add((4317 if otlp == ["otlp_grpc"] else 4318, "TCP"))
         agent_rule = policy["egress"][-1]["to"][0]["podSelector"]["matchLabels"]
@@ -265,6 +267,9 @@ def test_overlay_settings(project: Path, build_overlay: BuildOverlay) -> None:
     dev = build_overlay(project, "dev")
     assert dev.get("Deployment", name)["spec"]["replicas"] == 1
     assert not dev.of_kind("HorizontalPodAutoscaler")
+    for worker in dev.of_kind("Deployment"):
+        if worker["metadata"]["name"] == f"{name}-worker":
+            assert worker["spec"]["replicas"] == 1
     assert [p["metadata"]["name"] for p in dev.of_kind("PodDisruptionBudget")] == ["otel-gateway"]
     prod = build_overlay(project, "prod")
     assert "replicas" not in prod.get("Deployment", name)["spec"], "the HPA owns the count"

@@ -16,7 +16,7 @@ import yaml
 
 from generator.rendering import TEMPLATE_ROOT
 
-HISTOGRAMS = ("http_server_duration", "span_duration")
+HISTOGRAMS = ("http_server_duration", "span_duration", "message_process_duration")
 PROMQL_KEYWORDS = frozenset(
     {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right"}
     | {"bool", "offset", "inf", "nan"}

@@ -66,6 +66,25 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
     ({"slo_availability": 50}, ["slo_availability 50", "99.999"]),
     ({"slo_latency_ms": 0}, ["slo_latency_ms 0", "from 1 to 60000"]),
     ({"ci": "jenkins"}, ["ci", "jenkins"]),
+    ({"messaging": "zeromq"}, ["messaging", "zeromq"]),
+    (
+        {"messaging": "kafka", "deploy_targets": ["kubernetes"]},
+        ["messaging kafka publishes to a broker", "broker_address is empty", "kafka:9092"],
+    ),
+    (
+        {"messaging": "rabbitmq", "deploy_targets": ["kubernetes"]},
+        ["messaging rabbitmq publishes to a broker", "broker_address is empty", "add compose"],
+    ),
+    (
+        {"messaging": "rabbitmq", "deploy_targets": []},
+        ["messaging rabbitmq publishes to a broker", "host:port"],
+    ),
+    (
+        {"messaging": "rabbitmq", "broker_address": "amqp://app:s3cret@mq:5672"},
+        ["must be a plain host:port", "MESSAGING_URL"],
+    ),
+    ({"messaging": "rabbitmq", "broker_address": "mq"}, ["broker_address 'mq' is not host:port"]),
+    ({"messaging": "rabbitmq", "broker_address": "mq:99999"}, ["from 1 to 65535"]),
 ]
 
 
@@ -95,6 +114,8 @@ def test_invalid_answer_is_refused_before_anything_is_written(
         {"slo_availability": 90, "slo_latency_ms": 60000},
         {"slo_availability": 99.999, "slo_latency_ms": 1},
         {"deploy_targets": ["kubernetes"], "instrumentation": "operator"},
+        {"messaging": "rabbitmq", "deploy_targets": [], "broker_address": "mq.internal:5671"},
+        {"messaging": "rabbitmq", "deploy_targets": ["kubernetes"], "broker_address": "mq:1"},
     ],
 )
 def test_boundary_answers_are_accepted(tmp_path: Path, answers: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.matrix import MATRIX, matrix_id
+from tests.support.matrix import MATRIX, MESSAGING_MATRIX, matrix_id
 
 UNRENDERED = re.compile(r"{{|}}|{%|%}")
 # Templates of other tools that rendered files legitimately carry: GitHub Actions
@@ -24,7 +24,7 @@ def rendered_files(project: Path) -> list[Path]:
     return [p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
 
 
-@pytest.fixture(params=MATRIX, ids=matrix_id)
+@pytest.fixture(params=MATRIX + MESSAGING_MATRIX, ids=matrix_id)
 def project(request: pytest.FixtureRequest, render) -> Path:
     return render(request.param)
 

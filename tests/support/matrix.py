@@ -41,5 +41,22 @@ MATRIX: list[dict[str, Any]] = [
 ]
 
 
+# With a message broker: the publish route and the worker in every framework, the worker
+# next to a Prometheus scrape endpoint of its own.
+MESSAGING_MATRIX: list[dict[str, Any]] = [
+    {
+        "service_name": f"{framework}-{broker}",
+        "framework": framework,
+        "messaging": broker,
+        "exporters": ["otlp_http", "prometheus"],
+        "sampler": "parentbased_always_on",
+    }
+    for framework in FRAMEWORKS
+    for broker in ("rabbitmq", "kafka")
+]
+
+
 def matrix_id(answers: dict[str, Any]) -> str:
-    return f"{answers['framework']}-{'+'.join(answers['exporters'])}-{answers['sampler']}"
+    messaging = answers.get("messaging", "none")
+    suffix = "" if messaging == "none" else f"-{messaging}"
+    return f"{answers['framework']}-{'+'.join(answers['exporters'])}-{answers['sampler']}{suffix}"
