@@ -41,11 +41,11 @@ def _stub_module(name: str, **attributes: Any) -> None:
 
 
 def _install_stubs() -> None:
-    logging_setup = importlib.import_module(f"{PACKAGE}.logging_setup")
+    logs = importlib.import_module(f"{PACKAGE}.telemetry.logs")
     _stub_module(
         f"{PACKAGE}.telemetry",
         # Same JSON logs on stdout as the real service, minus the trace context.
-        configure_telemetry=lambda **_: logging_setup.configure_logging(),
+        configure_telemetry=lambda **_: logs.configure_logging(),
         shutdown_telemetry=lambda: None,
         excluded_urls=lambda: "",
     )

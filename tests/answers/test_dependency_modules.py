@@ -13,12 +13,12 @@ from generator.copier_extension import DEPENDENCY_MODULES
 from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.venvs import find_python, install_project
 
-# Together these install every dependency the template can add (both OTLP exporters and
-# the Prometheus one), with each framework's dev extras.
+# Together these install every dependency the template can add (both OTLP exporters, the
+# Prometheus one, the configuration file's package), with each framework's dev extras.
 RENDERS = {
     "flask": {"exporters": ["otlp_http", "prometheus"]},
     "fastapi": {"exporters": ["otlp_grpc", "prometheus"]},
-    "django": {"exporters": ["otlp_grpc", "console"]},
+    "django": {"exporters": ["otlp_grpc", "console"], "telemetry_config": "file"},
 }
 TOP_LEVEL = (
     "import importlib.metadata, json; "
