@@ -46,7 +46,7 @@ def installed_service(
     if python is None:
         pytest.skip(f"no Python {version} interpreter on this machine for {framework}")
     project = render(
-        service_name=f"{framework}-faults" + ("-file" if telemetry_config == "file" else ""),
+        service_name=f"{framework}-faults",
         framework=framework,
         python_version=version,
         telemetry_config=telemetry_config,
