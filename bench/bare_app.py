@@ -41,11 +41,18 @@ def _stub_module(name: str, **attributes: Any) -> None:
 
 
 def _install_stubs() -> None:
-    logging_setup = importlib.import_module(f"{PACKAGE}.logging_setup")
+    # The telemetry package's stand-in: its modules (JSON logs, masking) load from the real
+    # folder, its __init__ (the SDK set-up) never runs.
+    package_dir = importlib.util.find_spec(PACKAGE).submodule_search_locations[0]
+
+    def configure_telemetry(**_: Any) -> None:
+        # Same JSON logs on stdout as the real service, minus the trace context.
+        importlib.import_module(f"{PACKAGE}.telemetry.logs").configure_logging()
+
     _stub_module(
         f"{PACKAGE}.telemetry",
-        # Same JSON logs on stdout as the real service, minus the trace context.
-        configure_telemetry=lambda **_: logging_setup.configure_logging(),
+        __path__=[os.path.join(package_dir, "telemetry")],
+        configure_telemetry=configure_telemetry,
         shutdown_telemetry=lambda: None,
         excluded_urls=lambda: "",
     )

@@ -11,7 +11,7 @@ import pytest
 
 from generator.rendering import render_service
 from tests.support.built_tools import built_tool
-from tests.support.matrix import FRAMEWORK_PARAMS
+from tests.support.matrix import FRAMEWORK_PARAMS, LIVE_PARAMS
 
 Render = Callable[..., Path]
 
@@ -45,3 +45,15 @@ def framework(request: pytest.FixtureRequest) -> str:
     """Each framework in turn, for the tiers that install and run a service: one xdist
     group per framework, so a module's tests for it share one render and one venv."""
     return request.param
+
+
+@pytest.fixture(scope="module", params=LIVE_PARAMS)
+def live_case(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(framework, telemetry_config) for the live tiers, whose conftest makes ``framework``
+    follow it: every framework with environment variables, some with the config file."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def telemetry_config(live_case: tuple[str, str]) -> str:
+    return live_case[1]

@@ -14,7 +14,7 @@ from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.venvs import find_python, install_project
 
 # Together these install every dependency the template can add (both OTLP exporters, the
-# Prometheus one, both RabbitMQ clients and the Kafka one), with each framework's dev
+# Prometheus one, both RabbitMQ clients and the Kafka one, the configuration file's package), with each framework's dev
 # extras.
 RENDERS = {
     "flask": {"exporters": ["otlp_http", "prometheus"]},
@@ -25,6 +25,7 @@ RENDERS = {
     },
     "django": {
         "exporters": ["otlp_grpc", "console"],
+        "telemetry_config": "file",
         "messaging": "kafka",
         "broker_address": "mq:9092",
     },

@@ -147,10 +147,16 @@ def test_traces_and_logs_go_to_the_chosen_backends(case) -> None:
 def test_service_sends_otlp_logs_only_where_the_collector_takes_them(case) -> None:
     # Without a logs pipeline the collector answers OTLP log exports with errors.
     answers, project, config = case
-    telemetry = project / "src" / answers["service_name"].replace("-", "_") / "telemetry.py"
-    match = re.search(r'"OTEL_LOGS_EXPORTER": "([^"]*)"', telemetry.read_text())
-    assert match, f"no OTEL_LOGS_EXPORTER default in {telemetry}"
-    sends_otlp_logs = "otlp" in match[1].split(",")
+    telemetry = project / "src" / answers["service_name"].replace("-", "_") / "telemetry"
+    if answers.get("telemetry_config") == "file":
+        sdk_config = yaml.safe_load((telemetry / "otel-config.yaml").read_text())
+        exporters = [p["batch"]["exporter"] for p in sdk_config["logger_provider"]["processors"]]
+        sends_otlp_logs = any(("otlp_http" in e or "otlp_grpc" in e) for e in exporters)
+    else:
+        bootstrap = (telemetry / "__init__.py").read_text()
+        match = re.search(r'"OTEL_LOGS_EXPORTER": "([^"]*)"', bootstrap)
+        assert match, f"no OTEL_LOGS_EXPORTER default in {telemetry}"
+        sends_otlp_logs = "otlp" in match[1].split(",")
     uses_otlp = any(e in answers["exporters"] for e in ("otlp_http", "otlp_grpc"))
     assert sends_otlp_logs == (uses_otlp and bool(pipelines(config, "logs")))
 

@@ -89,16 +89,23 @@ def send_pii_span(collector_endpoint: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def installed_pair(framework: str, render) -> dict[str, tuple[str, Path, Path]]:
+def installed_pair(
+    framework: str, telemetry_config: str, render
+) -> dict[str, tuple[str, Path, Path]]:
     """The frontend and backend services for this framework, rendered and installed."""
     version = PYTHON_BY_FRAMEWORK[framework]
     python = find_python(version)
     if python is None:
         pytest.skip(f"no Python {version} interpreter on this machine for the {framework} stack")
-    answers = {"framework": framework, "python_version": version, "exporters": ["otlp_http"]}
+    answers = {
+        "framework": framework,
+        "python_version": version,
+        "exporters": ["otlp_http"],
+        "telemetry_config": telemetry_config,
+    }
     pair = {}
     for role in ("frontend", "backend"):
-        name = f"{framework}-{role}"
+        name = f"{framework}-{role}" + ("-file" if telemetry_config == "file" else "")
         project = render(answers, service_name=name)
         pair[role] = (name, project, install_project(project, python))
     return pair

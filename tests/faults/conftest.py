@@ -10,15 +10,20 @@ from pathlib import Path
 import pytest
 
 from tests.support.faults import installed_service
-from tests.support.matrix import PYTHON_BY_FRAMEWORK
+from tests.support.matrix import LIVE_CASES
 
 
 @pytest.fixture(
     scope="module",
     params=[
-        pytest.param(f, marks=pytest.mark.xdist_group(f"faults-{f}"))
-        for f in sorted(PYTHON_BY_FRAMEWORK)
+        pytest.param(
+            case,
+            id=case[0] if case[1] == "environment" else f"{case[0]}-file",
+            marks=pytest.mark.xdist_group(f"faults-{case[0]}-{case[1]}"),
+        )
+        for case in LIVE_CASES
     ],
 )
 def framework_service(request: pytest.FixtureRequest, render) -> tuple[str, Path, Path]:
-    return (request.param, *installed_service(render, request.param))
+    framework, telemetry_config = request.param
+    return (framework, *installed_service(render, framework, telemetry_config))

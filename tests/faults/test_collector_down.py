@@ -27,6 +27,7 @@ from tests.support.faults import (
     telemetry_warnings,
 )
 from tests.support.http import http_get
+from tests.support.matrix import FLASK_FAULT_CONFIGS
 from tests.support.otlp_json import read_records
 from tests.support.processes import process_tree, rss_mb, wait_until
 
@@ -40,8 +41,11 @@ WARNING_INTERVAL_SECONDS = 10
 RSS_GROWTH_LIMIT_MB = 20
 
 
-def test_service_rides_out_a_collector_outage(render, otelcol: Path, tmp_path: Path) -> None:
-    project, bin_dir = installed_service(render, "flask")
+@pytest.mark.parametrize("telemetry_config", FLASK_FAULT_CONFIGS)
+def test_service_rides_out_a_collector_outage(
+    render, otelcol: Path, tmp_path: Path, telemetry_config: str
+) -> None:
+    project, bin_dir = installed_service(render, "flask", telemetry_config)
     config = project / "collector" / "otelcol-config.yaml"
     ports = CollectorPorts()
     env = {

@@ -17,6 +17,7 @@ from tests.support.faults import (
     service,
 )
 from tests.support.http import http_get
+from tests.support.matrix import FLASK_FAULT_CONFIGS
 from tests.support.otlp_json import metric_points, read_records, spans
 from tests.support.processes import free_port, wait_until
 
@@ -25,10 +26,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults-flask")]
 WORKERS = 3
 
 
+@pytest.mark.parametrize("telemetry_config", FLASK_FAULT_CONFIGS)
 def test_every_gunicorn_worker_reports_spans_and_metrics(
-    render, otelcol: Path, tmp_path: Path
+    render, otelcol: Path, tmp_path: Path, telemetry_config: str
 ) -> None:
-    project, bin_dir = installed_service(render, "flask")
+    project, bin_dir = installed_service(render, "flask", telemetry_config)
     ports = CollectorPorts()
     env = {
         **FAST_EXPORT,

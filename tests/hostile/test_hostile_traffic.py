@@ -134,9 +134,10 @@ class Downstream:
 
 
 @pytest.fixture(scope="module")
-def installed(framework: str, render) -> tuple[str, Path, Path]:
-    name = f"{framework}-hostile"
+def installed(framework: str, telemetry_config: str, render) -> tuple[str, Path, Path]:
+    name = f"{framework}-hostile" + ("-file" if telemetry_config == "file" else "")
     answers = {
+        "telemetry_config": telemetry_config,
         "service_name": name,
         "framework": framework,
         "python_version": PYTHON_BY_FRAMEWORK[framework],

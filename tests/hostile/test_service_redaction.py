@@ -1,4 +1,4 @@
-"""The service's own redaction (the rendered src/<pkg>/redaction.py), on generated input:
+"""The service's own redaction (the rendered src/<pkg>/telemetry/redaction.py), on generated input:
 the same rules as the collector, plus the Luhn check the collector cannot make."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def redaction(render) -> ModuleType:
     """The rendered module, imported alone (it needs only the standard library)."""
     path = render({"framework": "flask"}, service_name="hostile-module") / "src"
     spec = importlib.util.spec_from_file_location(
-        "rendered_redaction", path / "hostile_module" / "redaction.py"
+        "rendered_redaction", path / "hostile_module" / "telemetry" / "redaction.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -54,7 +54,7 @@ def server_graceful_seconds(project: Path) -> float:
 
 def telemetry_flush_seconds(project: Path) -> float:
     package = answers_of(project)["package_name"]
-    telemetry = project / "src" / package / "telemetry.py"
+    telemetry = project / "src" / package / "telemetry" / "__init__.py"
     return _number(r"SHUTDOWN_TIMEOUT_SECONDS = ([\d.]+)", telemetry.read_text(), telemetry)
 
 

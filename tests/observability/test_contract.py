@@ -47,7 +47,7 @@ ALERTS_EXPECTED = ("AvailabilityBudgetBurnFast", "OtelCollectorExportFailing")
 
 
 @pytest.fixture(scope="module")
-def installed(framework: str, render) -> tuple[Path, Path]:
+def installed(framework: str, telemetry_config: str, render) -> tuple[Path, Path]:
     version = PYTHON_BY_FRAMEWORK[framework]
     python = find_python(version)
     if python is None:
@@ -59,8 +59,10 @@ def installed(framework: str, render) -> tuple[Path, Path]:
         "slo_latency_ms": SLO_LATENCY_MS,
         "logs_backend": "loki",
         "dashboard": True,
+        "telemetry_config": telemetry_config,
     }
-    project = render(answers, service_name=f"{framework}-contract")
+    suffix = "-file" if telemetry_config == "file" else ""
+    project = render(answers, service_name=f"{framework}-contract{suffix}")
     return project, install_project(project, python)
 
 
@@ -84,7 +86,7 @@ def test_every_panel_and_rule_returns_live_data(
     assert dashboard_file is not None
     dashboard = json.loads(dashboard_file.read_text())
     config = project / "collector" / "otelcol-config.yaml"
-    name = f"{framework}-contract"
+    name = project.name  # the service name
 
     with (
         loopback_server(400) as rejecting_backend,

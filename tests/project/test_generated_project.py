@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -49,6 +50,59 @@ def test_generated_tests_and_lint_pass(installed: tuple[Path, Path, str]) -> Non
     # The template ships 9 telemetry tests; fewer passing means some were not collected.
     passed = re.search(r"\b(\d+) passed\b", outputs["test"])
     assert passed and int(passed[1]) >= 9, outputs["test"]
+
+
+# The /error example route, as each framework's project declares it.
+ERROR_ROUTE = {
+    "flask": (r'\n    @app\.get\("/error"\)\n.*?raise RuntimeError\([^\n]*\n', "src/{}/app.py"),
+    "fastapi": (r'\n    @app\.get\("/error"\)\n.*?raise RuntimeError\([^\n]*\n', "src/{}/app.py"),
+    "django": (r'\n    path\("error", views\.fail\),', "src/{}/urls.py"),
+}
+
+
+def _own_tests(project: Path, bin_dir: Path, *paths: str) -> subprocess.CompletedProcess:
+    """The project's tests with ``project``'s sources first on the path (the venv has the
+    installed render's package, editable, and every dependency)."""
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    command = [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider", *paths]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+
+
+def test_telemetry_tests_pass_with_the_error_route_deleted(
+    installed: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    project, bin_dir, framework = installed
+    copy = tmp_path / project.name
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    pattern, module = ERROR_ROUTE[framework]
+    source = copy / module.format(project.name.replace("-", "_"))
+    text, deleted = re.subn(pattern, "", source.read_text(), count=1, flags=re.DOTALL)
+    assert deleted == 1, f"no /error route found in {source}"
+    source.write_text(text)
+
+    result = _own_tests(copy, bin_dir, "tests/test_telemetry.py", "tests/test_redaction.py")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b\d+ passed\b", result.stdout), result.stdout
+
+
+def test_a_project_without_the_demo_routes_passes_its_tests(
+    installed: tuple[Path, Path, str], render
+) -> None:
+    _, bin_dir, framework = installed
+    project = render(
+        service_name=f"{framework}-svc",
+        framework=framework,
+        python_version=PYTHON_BY_FRAMEWORK[framework],
+        exporters=["otlp_http", "prometheus"],
+        demo_routes=False,
+    )
+    assert not (project / "tests" / "test_demo_routes.py").exists()
+
+    result = _own_tests(project, bin_dir)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b\d+ passed\b", result.stdout), result.stdout
 
 
 def test_real_server_serves_and_stops_on_sigterm(

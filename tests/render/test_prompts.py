@@ -61,7 +61,16 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
         {"instrumentation": "operator", "exporters": ["otlp_grpc"]},
         ["instrumentation operator", "add otlp_http"],
     ),
+    (
+        {"instrumentation": "operator", "telemetry_config": "file"},
+        [
+            "instrumentation operator",
+            "telemetry_config file",
+            "choose telemetry_config environment",
+        ],
+    ),
     ({"instrumentation": "agent"}, ["instrumentation", "agent"]),
+    ({"telemetry_config": "yaml"}, ["telemetry_config", "yaml"]),
     ({"slo_availability": 100}, ["slo_availability 100", "90"]),
     ({"slo_availability": 50}, ["slo_availability 50", "99.999"]),
     ({"slo_latency_ms": 0}, ["slo_latency_ms 0", "from 1 to 60000"]),

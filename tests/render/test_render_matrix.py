@@ -20,6 +20,18 @@ UNRENDERED = re.compile(r"{{|}}|{%|%}")
 FOREIGN_TEMPLATES = re.compile(r"\$\{\{.*?\}\}|\{\{\.[A-Za-z]+\}\}")
 
 
+# What only a template's author knows: its answers, copier.yml, "the template". A team
+# reads its project as its own code; the one exception is the header of the files the
+# template keeps current, which says so.
+TEMPLATE_VOCABULARY = re.compile(
+    r"copier\.yml"
+    r"|\bthe template\b"
+    r"|\b(?:the|this|that|which|an?|your|its) (?:`[^`]+` |[a-z]+_[a-z_]+ )?answers?\b",
+    re.IGNORECASE,
+)
+MAINTAINED_HEADER = "Maintained by the service template: `copier update` keeps this file current."
+
+
 def rendered_files(project: Path) -> list[Path]:
     return [p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
 
@@ -34,6 +46,27 @@ def test_no_unrendered_jinja_and_no_template_suffix(project: Path) -> None:
         assert not path.name.endswith(".jinja"), path
         text = path.read_text()
         assert not UNRENDERED.search(FOREIGN_TEMPLATES.sub("", text)), f"unrendered Jinja in {path}"
+
+
+def test_no_template_vocabulary(project: Path) -> None:
+    found = [
+        f"{path.relative_to(project)}:{number}: {line.strip()}"
+        for path in rendered_files(project)
+        if path.name != ".copier-answers.yml"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if TEMPLATE_VOCABULARY.search(line.replace(MAINTAINED_HEADER, ""))
+    ]
+    assert not found, "template vocabulary in the project:\n" + "\n".join(found)
+
+
+def test_template_maintained_files_say_so(project: Path) -> None:
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    package = project / "src" / answers["package_name"]
+    maintained = [p for p in (package / "telemetry").iterdir() if p.is_file()]
+    assert len(maintained) >= 4, maintained
+    maintained.append(project / "tests" / "test_telemetry.py")
+    for path in maintained:
+        assert MAINTAINED_HEADER in path.read_text().splitlines()[0], path
 
 
 def test_no_blank_line_litter(project: Path) -> None:

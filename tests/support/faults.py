@@ -36,15 +36,20 @@ FAST_EXPORT = {
 }
 
 
-def installed_service(render: Callable[..., Path], framework: str) -> tuple[Path, Path]:
-    """The default answers for ``framework`` (OTLP/HTTP), rendered and installed once per
-    test session; returns (project, venv bin directory)."""
+def installed_service(
+    render: Callable[..., Path], framework: str, telemetry_config: str = "environment"
+) -> tuple[Path, Path]:
+    """The default answers for ``framework`` (OTLP/HTTP) and ``telemetry_config``, rendered
+    and installed once per test session; returns (project, venv bin directory)."""
     version = PYTHON_BY_FRAMEWORK[framework]
     python = find_python(version)
     if python is None:
         pytest.skip(f"no Python {version} interpreter on this machine for {framework}")
     project = render(
-        service_name=f"{framework}-faults", framework=framework, python_version=version
+        service_name=f"{framework}-faults",
+        framework=framework,
+        python_version=version,
+        telemetry_config=telemetry_config,
     )
     bin_dir = project / ".venv" / "bin"
     if not (bin_dir / "python").exists():

@@ -3,6 +3,7 @@ and sampler answers. One list, so every tier covers the same combinations."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -34,10 +35,27 @@ _VARIANTS: list[dict[str, Any]] = [
     },
 ]
 
+# The configuration-file mode and a project without the example routes, each with the
+# variants above in turn across the frameworks (every exporter and sampler meets each).
+_MODES: list[dict[str, Any]] = [
+    {"telemetry_config": "file"},
+    {"demo_routes": False},
+    {"telemetry_config": "file", "demo_routes": False},
+]
+
 MATRIX: list[dict[str, Any]] = [
     {"service_name": f"{framework}-{index}", "framework": framework, **variant}
     for framework in FRAMEWORKS
     for index, variant in enumerate(_VARIANTS)
+] + [
+    {
+        "service_name": f"{framework}-mode-{index}",
+        "framework": framework,
+        **_VARIANTS[(index + offset) % len(_VARIANTS)],
+        **mode,
+    }
+    for offset, framework in enumerate(FRAMEWORKS)
+    for index, mode in enumerate(_MODES)
 ]
 
 
@@ -58,5 +76,33 @@ MESSAGING_MATRIX: list[dict[str, Any]] = [
 
 def matrix_id(answers: dict[str, Any]) -> str:
     messaging = answers.get("messaging", "none")
-    suffix = "" if messaging == "none" else f"-{messaging}"
-    return f"{answers['framework']}-{'+'.join(answers['exporters'])}-{answers['sampler']}{suffix}"
+    broker = "" if messaging == "none" else f"-{messaging}"
+    mode = "-file" if answers.get("telemetry_config") == "file" else ""
+    demo = "-nodemo" if answers.get("demo_routes") is False else ""
+    exporters = "+".join(answers["exporters"])
+    return f"{answers['framework']}-{exporters}-{answers['sampler']}{mode}{demo}{broker}"
+
+
+# The live tiers (e2e, faults, hostile traffic, the observability contract) run every
+# framework with the environment configuration and, in CI, one with the configuration
+# file: it shares the SDK and the servers, so one framework shows the file works end to
+# end. LIVE_FILE_MODE=all runs the file mode for every framework.
+FILE_MODE_FRAMEWORKS = FRAMEWORKS if os.environ.get("LIVE_FILE_MODE") == "all" else ("fastapi",)
+# The fault tests that run on Flask alone (an outage, several workers) take the file mode
+# only with LIVE_FILE_MODE=all: the SIGTERM tests already run it on every live case.
+FLASK_FAULT_CONFIGS = (
+    ("environment", "file") if os.environ.get("LIVE_FILE_MODE") == "all" else ("environment",)
+)
+LIVE_CASES: list[tuple[str, str]] = [(f, "environment") for f in sorted(PYTHON_BY_FRAMEWORK)] + [
+    (f, "file") for f in FILE_MODE_FRAMEWORKS
+]
+LIVE_PARAMS = [
+    pytest.param(
+        (framework, mode),
+        id=framework if mode == "environment" else f"{framework}-file",
+        # Environment cases share their framework's group with the other tiers (one
+        # render and venv per worker); a file case renders and installs its own.
+        marks=pytest.mark.xdist_group(framework if mode == "environment" else f"{framework}-file"),
+    )
+    for framework, mode in LIVE_CASES
+]

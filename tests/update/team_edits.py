@@ -52,9 +52,16 @@ def add_dependency(project: Path, package: str) -> None:
     )
 
 
+def logging_module(project: Path, package: str) -> Path:
+    """The module that sets up logging: telemetry/logs.py since 0.5.0, logging_setup.py
+    before (an update keeps the edited old one: the migration of 0.5.0)."""
+    old = project / "src" / package / "logging_setup.py"
+    return old if old.exists() else project / "src" / package / "telemetry" / "logs.py"
+
+
 def change_log_level(project: Path, package: str) -> None:
     _replace_once(
-        project / "src" / package / "logging_setup.py",
+        logging_module(project, package),
         'os.environ.get("LOG_LEVEL", "INFO")',
         'os.environ.get("LOG_LEVEL", "DEBUG")',
     )
@@ -89,8 +96,7 @@ def missing_team_edits(project: Path, package: str) -> list[str]:
     checks = {
         "route": NEW_ROUTE in app,
         "dependency": EXTRA_DEPENDENCY in (project / "pyproject.toml").read_text(),
-        "log level": '"LOG_LEVEL", "DEBUG"'
-        in (project / "src" / package / "logging_setup.py").read_text(),
+        "log level": '"LOG_LEVEL", "DEBUG"' in logging_module(project, package).read_text(),
         "collector processor": TEAM_PROCESSOR in collector and TEAM_PIPELINE in collector,
     }
     return [name for name, present in checks.items() if not present]

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import yaml
 
-from generator.migrations import move_grafana_dashboards
+from generator.migrations import keep_edited_telemetry_modules, move_grafana_dashboards
 from generator.rendering import TEMPLATE_ROOT
+from tests.update.projects import commit_all, render_version
 
 OLD = Path("deploy/compose/grafana/dashboards")
 SCRIPT = Path(move_grafana_dashboards.__file__)
+KEEP_SCRIPT = Path(keep_edited_telemetry_modules.__file__)
 
 
 def project_with(tmp_path: Path, dashboards_mount: str | None, files: dict[str, str]) -> Path:
@@ -99,3 +101,39 @@ def test_copier_yml_runs_it_after_updates_to_0_4_0() -> None:
     # task there is writes uv.lock, which the template never renders.
     for task in config.get("_tasks", []):
         assert task["command"][1].endswith("/generator/tasks/lock_dependencies.py"), task
+
+
+# --- 0.5.0: edited telemetry modules kept ------------------------------------------------
+
+
+def test_an_edited_moved_module_is_kept_and_an_unedited_one_stays_deleted(
+    history, tmp_path: Path
+) -> None:
+    project = render_version(
+        history.repository, "v0.4.0", tmp_path / "orders", {"service_name": "orders"}
+    )
+    logging_setup = project / "src/orders/logging_setup.py"
+    logging_setup.write_text(logging_setup.read_text() + "# the team's edit\n")
+    commit_all(project, "generated at 0.4.0, then edited")
+    for name in ("logging_setup.py", "metric_views.py"):  # as the update deletes them
+        (project / "src/orders" / name).unlink()
+
+    first = subprocess.run(
+        [sys.executable, str(KEEP_SCRIPT), str(history.repository), "v0.4.0"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    second = subprocess.run(
+        [sys.executable, str(KEEP_SCRIPT), str(history.repository), "v0.4.0"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert logging_setup.read_text().endswith("# the team's edit\n")
+    assert not (project / "src/orders/metric_views.py").exists()
+    assert "src/orders/logging_setup.py had your edits" in first.stderr
+    assert "src/orders/telemetry/logs.py" in first.stderr
+    assert second.stderr == ""

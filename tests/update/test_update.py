@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.version import Version
 
 from generator.cli import main as otel_service
 from generator.project import find_conflicts
@@ -87,7 +88,22 @@ def test_update_keeps_team_edits_and_equals_a_fresh_copy_plus_edits(
     assert missing_team_edits(project, "orders") == []
     assert_lock_is_current(project)
     expected = fresh_with_team_edits(history, project, tmp_path / "fresh")
+    if Version(tag.removeprefix("v")) < Version("0.5.0"):
+        expect_kept_moved_module(project, expected)
     assert tree_differences(project, expected) == []
+
+
+def expect_kept_moved_module(project: Path, expected: Path) -> None:
+    """0.5.0 moved logging_setup.py to telemetry/logs.py. Copier would delete the team's
+    edited old file; the 0.5.0 migration keeps it as committed, and the new module is as
+    released: that is what the updated project must hold."""
+    old, new = "src/orders/logging_setup.py", "src/orders/telemetry/logs.py"
+    committed = subprocess.run(
+        ["git", "show", f"HEAD:{old}"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+    (expected / old).write_text(committed)
+    logs = expected / new
+    logs.write_text(logs.read_text().replace('"LOG_LEVEL", "DEBUG"', '"LOG_LEVEL", "INFO"', 1))
 
 
 def test_overlapping_edit_is_reported_as_a_conflict_with_a_non_zero_exit(
