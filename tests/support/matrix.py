@@ -71,6 +71,26 @@ MESSAGING_MATRIX: list[dict[str, Any]] = [
     }
     for framework in FRAMEWORKS
     for broker in ("rabbitmq", "kafka")
+] + [
+    # The worker with the configuration file and without the example routes (the live
+    # messaging tiers take the first entry per framework and broker, above).
+    {
+        "service_name": "django-rabbitmq-file",
+        "framework": "django",
+        "messaging": "rabbitmq",
+        "exporters": ["otlp_grpc"],
+        "sampler": "parentbased_always_on",
+        "telemetry_config": "file",
+        "demo_routes": False,
+    },
+    {
+        "service_name": "fastapi-kafka-file",
+        "framework": "fastapi",
+        "messaging": "kafka",
+        "exporters": ["otlp_http", "console"],
+        "sampler": "always_on",
+        "telemetry_config": "file",
+    },
 ]
 
 
