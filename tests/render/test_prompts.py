@@ -66,6 +66,23 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
     ({"slo_availability": 50}, ["slo_availability 50", "99.999"]),
     ({"slo_latency_ms": 0}, ["slo_latency_ms 0", "from 1 to 60000"]),
     ({"ci": "jenkins"}, ["ci", "jenkins"]),
+    ({"collector_topology": "sidecar"}, ["collector_topology", "sidecar"]),
+    ({"project_kind": "library"}, ["project_kind", "library"]),
+    (
+        {"platform_otlp_endpoint": "otel-agent.observability:4318"},
+        ["platform_otlp_endpoint 'otel-agent.observability:4318'", "scheme://host:port"],
+    ),
+    (
+        {"platform_otlp_endpoint": "http://otel-agent.observability:4318/v1/traces"},
+        ["platform_otlp_endpoint", "nothing after it"],
+    ),
+    ({"platform_otlp_endpoint": "http://Agent:4318"}, ["lowercase host name or $(HOST_IP)"]),
+    ({"platform_otlp_endpoint": "http://otel-agent:70000"}, ["a port from 1 to 65535"]),
+    ({"platform_otlp_endpoint": "http://otel-agent"}, ["scheme://host:port"]),
+    (
+        {"project_kind": "platform_collector", "collector_namespace": "Observability"},
+        ["collector_namespace 'Observability'", "e.g. observability"],
+    ),
 ]
 
 
@@ -95,6 +112,10 @@ def test_invalid_answer_is_refused_before_anything_is_written(
         {"slo_availability": 90, "slo_latency_ms": 60000},
         {"slo_availability": 99.999, "slo_latency_ms": 1},
         {"deploy_targets": ["kubernetes"], "instrumentation": "operator"},
+        {"platform_otlp_endpoint": "http://$(HOST_IP):4318"},
+        {"platform_otlp_endpoint": "https://collector.example.com:443"},
+        {"collector_topology": "bundled"},
+        {"project_kind": "platform_collector", "tail_sampling": False},
     ],
 )
 def test_boundary_answers_are_accepted(tmp_path: Path, answers: dict[str, Any]) -> None:
