@@ -115,9 +115,22 @@ def test_invalid_answer_is_refused_before_anything_is_written(
         {"platform_otlp_endpoint": "http://$(HOST_IP):4318"},
         {"platform_otlp_endpoint": "https://collector.example.com:443"},
         {"collector_topology": "bundled"},
-        {"project_kind": "platform_collector", "tail_sampling": False},
     ],
 )
 def test_boundary_answers_are_accepted(tmp_path: Path, answers: dict[str, Any]) -> None:
     project = render_service(tmp_path / "out", {"service_name": "svc", **answers})
     assert (project / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"tail_sampling": False, "collector_namespace": "o"}, {"collector_namespace": "a" * 63}],
+)
+def test_the_platform_collector_kit_renders_only_the_kit(
+    tmp_path: Path, answers: dict[str, Any]
+) -> None:
+    project = render_service(tmp_path / "out", {"project_kind": "platform_collector", **answers})
+    assert (project / "deploy/k8s/base/otel-agent-daemonset.yaml").is_file()
+    assert (project / "collector/otelcol-gateway.yaml").is_file()
+    assert not (project / "pyproject.toml").exists() and not (project / "src").exists()
+    assert not list(project.rglob("*.jinja")) and not (project / "collector/macros").exists()
