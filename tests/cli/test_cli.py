@@ -122,7 +122,7 @@ def test_new_data_overrides_the_preset_and_is_typed(history: History, tmp_path: 
     ("data", "fragments"),
     [
         ("tail_sampling=maybe", ["--data: tail_sampling must be true or false, got 'maybe'"]),
-        ("colour=blue", ["unknown answer 'colour'", "valid answers are: service_name"]),
+        ("colour=blue", ["unknown answer 'colour'", "valid answers are: project_kind,"]),
         ("framework=bottle", ["framework 'bottle' is not one of: flask, fastapi, django"]),
         ("exporters=otlp_http,zipkin", ["exporters 'zipkin' is not one of"]),
         ("slo_latency_ms=fast", ["slo_latency_ms must be a whole number, got 'fast'"]),
@@ -320,7 +320,10 @@ def test_options_lists_every_prompt_with_type_choices_default_and_condition() ->
         assert f"\n{name} (" in "\n" + result.stdout, name
         for value in question.choices.values():
             assert str(value) in result.stdout
-    assert "asked when: sampler == 'parentbased_traceidratio'" in result.stdout
+    assert (
+        "asked when: project_kind == 'service' and sampler == 'parentbased_traceidratio'"
+        in result.stdout
+    )
     assert "images" not in result.stdout.split()  # computed, not a prompt
 
 
