@@ -18,8 +18,9 @@ from generator.copier_extension import otlp_endpoint_route
 from tests.k8s import operator_crds
 from tests.k8s.cases import KIT_CASES, OVERLAYS, PLATFORM_CASES, case_id
 from tests.k8s.conftest import Build, BuildOverlay, K8sTools
+from tests.k8s.test_collector_on_k8s import pod_env, validate
 from tests.k8s.test_manifests import Schemas, schema_errors
-from tests.k8s.workloads import answers_of, env_value, only_container, selects
+from tests.k8s.workloads import answers_of, env_value, mounted_config, only_container, selects
 
 KIT = KIT_CASES[0]
 # Both kinds read the collector config from one file: what a service's own collector and the
@@ -341,3 +342,16 @@ def test_the_kit_and_ten_services_share_one_collector_in_one_cluster(
         assert target["metadata"]["namespace"] == "observability"
         grpc = "otlp_grpc" in answers_of(project)["exporters"]
         assert port["name"] == ("otlp-grpc" if grpc else "otlp-http"), (name, endpoint)
+
+
+@pytest.mark.parametrize("answers", KIT_CASES, ids=case_id)
+def test_the_kits_configs_pass_otelcol_validate(
+    answers: dict[str, Any], render, build_overlay: BuildOverlay, otelcol: Path, tmp_path: Path
+) -> None:
+    built = build_overlay(render(answers), "prod")
+    for kind, name in (("Deployment", "otel-gateway"), ("DaemonSet", "otel-agent")):
+        file_name, text = mounted_config(built, kind, name)
+        config = tmp_path / file_name
+        config.write_text(text)
+        result = validate(otelcol, config, pod_env(only_container(built.get(kind, name))))
+        assert result.returncode == 0, f"{name}: {result.stderr}{result.stdout}"
