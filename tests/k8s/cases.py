@@ -1,7 +1,9 @@
 """Answer combinations the Kubernetes tier renders: every framework, OTLP over HTTP and
 gRPC and none, tail sampling on and off, both backends, Operator injection, and a kubernetes-only
 project, each with its own collector (K8S_CASES); services sending to the platform's shared
-collector (PLATFORM_CASES); and that collector's kit (KIT_CASES). ALL_RENDERS is every one."""
+collector (PLATFORM_CASES); and that collector's kit (KIT_CASES). ALL_RENDERS is every one.
+The tiers of tests/k8s take their renders from here (the admission tier applies ALL_RENDERS
+into one API server, kube-score scores each)."""
 
 from __future__ import annotations
 
@@ -103,6 +105,9 @@ KIT_CASES: list[dict[str, Any]] = [
     {
         "service_name": "k8s-platform-kit-plain",
         "project_kind": "platform_collector",
+        # A second kit in the same cluster (the admission tier applies every render into
+        # one): its own namespace.
+        "collector_namespace": "otel-platform",
         "tail_sampling": False,
         "traces_backend": "tempo",
         "logs_backend": "none",

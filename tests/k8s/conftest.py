@@ -1,10 +1,11 @@
-"""Fixtures of the Kubernetes tier: the pinned tools (kustomize, checkov) and the
-kustomize output of a rendered project's overlays."""
+"""Fixtures of the Kubernetes tier: the pinned tools (kustomize, checkov), the
+kustomize output of a rendered project's overlays, and a real API server (etcd and
+kube-apiserver built from upstream) for the admission tier."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.k8s.crds import CrdsByKind, crd_files
 from tests.support.built_tools import built_tool
+from tests.support.kube_apiserver import Binaries, KubeApi, kube_apiserver
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,20 @@ def build_overlay(k8s_tools: K8sTools) -> BuildOverlay:
         return cache[key]
 
     return _build
+
+
+@pytest.fixture(scope="session")
+def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi]:
+    """One etcd and kube-apiserver for the session (the admission tier is one xdist
+    group, so one worker starts them), stopped at the end whatever happens."""
+    binaries = Binaries(
+        etcd=built_tool("build-etcd", "ETCD_BIN", timeout=1800),
+        kube_apiserver=built_tool("build-kube-apiserver", "KUBE_APISERVER_BIN", timeout=3600),
+    )
+    with kube_apiserver(binaries, tmp_path_factory.mktemp("kube-apiserver")) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def crds() -> CrdsByKind:
+    return crd_files()

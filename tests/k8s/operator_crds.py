@@ -22,15 +22,20 @@ GROUP = "monitoring.coreos.com"
 
 
 def module_dir() -> Path:
+    return go_module_dir(MODULE, VERSION)
+
+
+def go_module_dir(module: str, version: str) -> Path:
+    """The source of ``module@version`` in Go's module cache, downloaded if missing."""
     result = subprocess.run(
-        ["go", "mod", "download", "-json", f"{MODULE}@{VERSION}"],
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
         capture_output=True,
         text=True,
         timeout=600,
     )
     info = json.loads(result.stdout or "{}")
     if result.returncode != 0 or "Dir" not in info:
-        pytest.fail(f"go mod download {MODULE}@{VERSION}: {info.get('Error') or result.stderr}")
+        pytest.fail(f"go mod download {module}@{version}: {info.get('Error') or result.stderr}")
     return Path(info["Dir"])
 
 
@@ -51,18 +56,18 @@ def _strict(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-class _CrdLoader(yaml.SafeLoader):
+class CrdLoader(yaml.SafeLoader):
     """PyYAML reads a bare `=` (an enum value in some CRDs) as its obsolete value tag."""
 
 
-_CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
+CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
 
 
 def operator_schemas(directory: Path) -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> strict schema, for every CRD of the operator."""
     schemas = {}
     for path in sorted((directory / CRD_DIR).glob(f"{GROUP}_*.yaml")):
-        crd = yaml.load(path.read_text(), Loader=_CrdLoader)
+        crd = yaml.load(path.read_text(), Loader=CrdLoader)
         kind = crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:
             schema = _strict(version["schema"]["openAPIV3Schema"])

@@ -44,10 +44,11 @@ def app_name(project: Path) -> str:
     return answers_of(project)["service_name"]
 
 
-# The Instrumentation custom resource: no schema in kubernetes-validate, and the Operator's
-# CRD is in no package registry this project uses; test_operator_instrumentation checks it
-# field by field. The Prometheus Operator's (PrometheusRule, PodMonitor) are checked
-# against its CRDs (operator_crds.py); tests/observability runs promtool on the rules.
+# The Instrumentation custom resource: no schema in kubernetes-validate;
+# test_operator_instrumentation checks it field by field, and test_admission has the API
+# server check it against the Operator's CRD. The Prometheus Operator's (PrometheusRule,
+# PodMonitor) are checked against its CRDs (operator_crds.py); tests/observability runs
+# promtool on the rules.
 CUSTOM_RESOURCES = {("opentelemetry.io/v1alpha1", "Instrumentation")}
 
 Schemas = dict[tuple[str, str], dict[str, Any]]

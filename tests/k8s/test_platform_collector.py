@@ -174,20 +174,22 @@ def test_kit_objects(
 ) -> None:
     project = render(answers)
     built = build_overlay(project, overlay)
+    namespace = answers.get("collector_namespace", "observability")
     errors = [e for obj in built.objects for e in schema_errors(obj, operator_schemas)]
     assert not errors, "\n".join(errors)
+    assert {o["metadata"].get("namespace", namespace) for o in built.objects} == {namespace}
     kinds = sorted(
         f"{o['kind']}/{o['metadata']['name']}" for o in built.objects if o["kind"] != "ConfigMap"
     )
     headless = ["Service/otel-gateway-headless"] if answers.get("tail_sampling", True) else []
     assert kinds == sorted(
         [
-            "ClusterRole/platform-otel-agent",
-            "ClusterRoleBinding/platform-otel-agent",
+            f"ClusterRole/{namespace}-otel-agent",
+            f"ClusterRoleBinding/{namespace}-otel-agent",
             "DaemonSet/otel-agent",
             "Deployment/otel-gateway",
             "HorizontalPodAutoscaler/otel-gateway",
-            "Namespace/observability",
+            f"Namespace/{namespace}",
             "NetworkPolicy/metrics-scrape",
             "NetworkPolicy/otel-agent",
             "NetworkPolicy/otel-gateway",
@@ -202,11 +204,11 @@ def test_kit_objects(
             *headless,
         ]
     )
-    (rule,) = built.get("ClusterRole", "platform-otel-agent")["rules"]
+    (rule,) = built.get("ClusterRole", f"{namespace}-otel-agent")["rules"]
     assert rule == {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
-    binding = built.get("ClusterRoleBinding", "platform-otel-agent")
+    binding = built.get("ClusterRoleBinding", f"{namespace}-otel-agent")
     assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "otel-agent", "namespace": "observability"}
+        {"kind": "ServiceAccount", "name": "otel-agent", "namespace": namespace}
     ]
     agent = yaml.safe_load(
         built.get("ConfigMap", "otel-agent-config")["data"]["otelcol-agent.yaml"]
