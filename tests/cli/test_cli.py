@@ -118,6 +118,24 @@ def test_new_data_overrides_the_preset_and_is_typed(history: History, tmp_path: 
     assert not (tmp_path / "svc" / ".git").exists()
 
 
+def test_new_renders_the_platform_collector_kit(history: History, tmp_path: Path) -> None:
+    result = otel_service(
+        "new",
+        str(tmp_path / "kit"),
+        "--template",
+        str(history.repository),
+        "--data",
+        "project_kind=platform_collector",
+        "--no-git",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert recorded_answers(tmp_path / "kit")["project_kind"] == "platform_collector"
+    assert (tmp_path / "kit" / "deploy/k8s/base/otel-agent-daemonset.yaml").is_file()
+    assert "kubectl apply -k deploy/k8s/overlays/prod" in result.stdout
+    assert "make install" not in result.stdout
+
+
 @pytest.mark.parametrize(
     ("data", "fragments"),
     [
