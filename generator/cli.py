@@ -138,7 +138,10 @@ def cmd_new(args: argparse.Namespace) -> int:
     print(f"  cd {dest}")
     if not committed:
         print("  git init && git add -A && git commit -m 'Generated service'")
-    print("  make install && make test")
+    if recorded.get("project_kind") == "platform_collector":
+        print("  kubectl apply -k deploy/k8s/overlays/prod    # once per cluster (see README.md)")
+    else:
+        print("  make install && make test")
     print(f"  {PROG} doctor    # later: is a newer template release available?")
     print(f"  {PROG} update    # take it, keeping your edits")
     return 0

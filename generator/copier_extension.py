@@ -222,6 +222,61 @@ def broker_address_problem(value: str, messaging: str) -> str:
     return ""
 
 
+def namespace_problem(value: str) -> str:
+    if _DNS_LABEL.fullmatch(value):
+        return ""
+    return (
+        f"collector_namespace {value!r} is not a Kubernetes namespace name: use 1-63 lowercase "
+        "letters, digits or '-', starting with a letter (e.g. observability)."
+    )
+
+
+# --- a service's OTLP endpoint on the platform's collector ------------------------------------
+
+# The node's address from the downward API (status.hostIP), as Kubernetes expands it in a
+# container's environment.
+HOST_IP = "$(HOST_IP)"
+_HOST_NAME = re.compile(
+    r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*"
+)
+_ENDPOINT = re.compile(r"(?P<scheme>https?)://(?P<host>[^/:?#@]+):(?P<port>[0-9]{1,5})")
+_CLUSTER_SUFFIXES = (".svc.cluster.local", ".svc")
+
+
+def otlp_endpoint_problem(value: str, name: str) -> str:
+    """Why ``value`` is no OTLP endpoint a pod can send to, or ""."""
+    match = _ENDPOINT.fullmatch(value.strip())
+    host = match["host"] if match else ""
+    if match and (host == HOST_IP or _HOST_NAME.fullmatch(host)) and 0 < int(match["port"]) < 65536:
+        return ""
+    return (
+        f"{name} {value!r} is not scheme://host:port: give http:// or https://, a lowercase host "
+        f"name or {HOST_IP}, and a port from 1 to 65535, nothing after it (e.g. "
+        "http://otel-agent.observability.svc.cluster.local:4318)."
+    )
+
+
+def otlp_endpoint_route(value: str) -> dict[str, Any]:
+    """Where an endpoint leads, for the service's egress NetworkPolicy and environment.
+
+    ``node_local``: the node's address (HOST_IP); ``namespace``: the namespace of an
+    in-cluster Service name (``svc.ns``, ``svc.ns.svc[.cluster.local]``), "" for a bare
+    Service name (the service's own namespace), None for an address outside the cluster.
+    """
+    match = _ENDPOINT.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(otlp_endpoint_problem(value, "OTLP endpoint"))
+    host, port = match["host"], int(match["port"])
+    namespace: str | None = None
+    if host != HOST_IP:
+        suffix = next((end for end in _CLUSTER_SUFFIXES if host.endswith(end)), "")
+        labels = host.removesuffix(suffix).split(".")
+        # What the cluster's DNS resolves first (ndots 5): "svc" or "svc.namespace".
+        if len(labels) <= 2:
+            namespace = labels[1] if len(labels) == 2 else ""
+    return {"host": host, "port": port, "node_local": host == HOST_IP, "namespace": namespace}
+
+
 def dns_label(value: Any) -> str:
     """A folder name (or path) made into a DNS-1123 label: the default service name."""
     name = Path(str(value)).expanduser().resolve().name.lower()
@@ -320,7 +375,7 @@ def markdown_text(value: str) -> str:
     return text
 
 
-FILTERS: dict[str, Callable[..., str]] = {
+FILTERS: dict[str, Callable[..., Any]] = {
     "toml_string": toml_string,
     "json_string": json_string,
     "yaml_string": yaml_string,
@@ -336,6 +391,9 @@ FILTERS: dict[str, Callable[..., str]] = {
     "messaging_problem": messaging_problem,
     "broker_address_default": broker_address_default,
     "broker_address_problem": broker_address_problem,
+    "namespace_problem": namespace_problem,
+    "otlp_endpoint_problem": otlp_endpoint_problem,
+    "otlp_endpoint_route": otlp_endpoint_route,
 }
 
 

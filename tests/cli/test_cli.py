@@ -118,11 +118,29 @@ def test_new_data_overrides_the_preset_and_is_typed(history: History, tmp_path: 
     assert not (tmp_path / "svc" / ".git").exists()
 
 
+def test_new_renders_the_platform_collector_kit(history: History, tmp_path: Path) -> None:
+    result = otel_service(
+        "new",
+        str(tmp_path / "kit"),
+        "--template",
+        str(history.repository),
+        "--data",
+        "project_kind=platform_collector",
+        "--no-git",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert recorded_answers(tmp_path / "kit")["project_kind"] == "platform_collector"
+    assert (tmp_path / "kit" / "deploy/k8s/base/otel-agent-daemonset.yaml").is_file()
+    assert "kubectl apply -k deploy/k8s/overlays/prod" in result.stdout
+    assert "make install" not in result.stdout
+
+
 @pytest.mark.parametrize(
     ("data", "fragments"),
     [
         ("tail_sampling=maybe", ["--data: tail_sampling must be true or false, got 'maybe'"]),
-        ("colour=blue", ["unknown answer 'colour'", "valid answers are: service_name"]),
+        ("colour=blue", ["unknown answer 'colour'", "valid answers are: project_kind,"]),
         ("framework=bottle", ["framework 'bottle' is not one of: flask, fastapi, django"]),
         ("exporters=otlp_http,zipkin", ["exporters 'zipkin' is not one of"]),
         ("slo_latency_ms=fast", ["slo_latency_ms must be a whole number, got 'fast'"]),
@@ -320,7 +338,10 @@ def test_options_lists_every_prompt_with_type_choices_default_and_condition() ->
         assert f"\n{name} (" in "\n" + result.stdout, name
         for value in question.choices.values():
             assert str(value) in result.stdout
-    assert "asked when: sampler == 'parentbased_traceidratio'" in result.stdout
+    assert (
+        "asked when: project_kind == 'service' and sampler == 'parentbased_traceidratio'"
+        in result.stdout
+    )
     assert "images" not in result.stdout.split()  # computed, not a prompt
 
 

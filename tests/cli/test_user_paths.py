@@ -114,6 +114,8 @@ def test_the_interactive_prompt_re_asks_with_the_message(history: History, tmp_p
         dimensions=(50, 400),
     )
     try:
+        child.expect("What to render")  # project_kind, asked first: a service by default
+        child.sendline("")
         child.expect("a Kubernetes DNS-1123 label")  # the help of the service_name question
         child.send("\x15")  # clear the default (Ctrl-U)
         child.sendline("Bad Name")

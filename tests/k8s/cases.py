@@ -1,8 +1,9 @@
 """Answer combinations the Kubernetes tier renders: every framework, OTLP over HTTP and
 gRPC and none, tail sampling on and off, both backends, Operator injection, and a kubernetes-only
-project. Every tier of tests/k8s takes its renders from here (the admission tier applies
-all of them into one API server, kube-score scores each): a new topology or kit added here
-is checked by all of them."""
+project, each with its own collector (K8S_CASES); services sending to the platform's shared
+collector (PLATFORM_CASES); and that collector's kit (KIT_CASES). ALL_RENDERS is every one.
+The tiers of tests/k8s take their renders from here (the admission tier applies ALL_RENDERS
+into one API server, kube-score scores each)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from typing import Any
 
 OVERLAYS = ("dev", "prod")
 
+# Services with their own collector agent and gateway.
 K8S_CASES: list[dict[str, Any]] = [
     {
         "service_name": "k8s-flask-http",
+        "collector_topology": "bundled",
         "framework": "flask",
         "exporters": ["otlp_http"],
     },
     {
         "service_name": "k8s-fastapi-grpc-tail",
+        "collector_topology": "bundled",
         "framework": "fastapi",
         "exporters": ["otlp_grpc", "prometheus"],
         "traces_backend": "tempo",
@@ -28,12 +32,14 @@ K8S_CASES: list[dict[str, Any]] = [
     },
     {
         "service_name": "k8s-django-http-tail",
+        "collector_topology": "bundled",
         "framework": "django",
         "exporters": ["otlp_http", "prometheus"],
         "tail_sampling": True,
     },
     {
         "service_name": "k8s-flask-console",
+        "collector_topology": "bundled",
         "framework": "flask",
         "exporters": ["console"],
         "sampler": "parentbased_traceidratio",
@@ -42,6 +48,7 @@ K8S_CASES: list[dict[str, Any]] = [
     },
     {
         "service_name": "k8s-fastapi-http-only-k8s",
+        "collector_topology": "bundled",
         "framework": "fastapi",
         "exporters": ["otlp_http"],
         "traces_backend": "tempo",
@@ -49,6 +56,7 @@ K8S_CASES: list[dict[str, Any]] = [
     },
     {
         "service_name": "k8s-flask-operator",
+        "collector_topology": "bundled",
         "framework": "flask",
         "exporters": ["otlp_http"],
         "instrumentation": "operator",
@@ -57,6 +65,7 @@ K8S_CASES: list[dict[str, Any]] = [
     },
     {
         "service_name": "k8s-django-grpc",
+        "collector_topology": "bundled",
         "framework": "django",
         "exporters": ["otlp_grpc"],
         "traces_backend": "jaeger",
@@ -77,6 +86,49 @@ K8S_CASES: list[dict[str, Any]] = [
         "broker_address": "kafka-bootstrap.messaging.svc:9092",
     },
 ]
+
+
+# Services sending to the platform's shared collector: its agent Service (HTTP and gRPC),
+# the node's address (downward API), and Operator injection.
+PLATFORM_CASES: list[dict[str, Any]] = [
+    {"service_name": "k8s-flask-platform", "framework": "flask", "exporters": ["otlp_http"]},
+    {
+        "service_name": "k8s-fastapi-platform-grpc",
+        "framework": "fastapi",
+        "exporters": ["otlp_grpc", "prometheus"],
+        "logs_backend": "none",
+    },
+    {
+        "service_name": "k8s-django-platform-hostip",
+        "framework": "django",
+        "exporters": ["otlp_http"],
+        "platform_otlp_endpoint": "http://$(HOST_IP):4318",
+    },
+    {
+        "service_name": "k8s-flask-platform-operator",
+        "framework": "flask",
+        "exporters": ["otlp_http"],
+        "instrumentation": "operator",
+        "deploy_targets": ["kubernetes"],
+    },
+]
+
+# The platform's collector kit, once per cluster.
+KIT_CASES: list[dict[str, Any]] = [
+    {"service_name": "k8s-platform-kit", "project_kind": "platform_collector"},
+    {
+        "service_name": "k8s-platform-kit-plain",
+        "project_kind": "platform_collector",
+        # A second kit in the same cluster (the admission tier applies every render into
+        # one): its own namespace.
+        "collector_namespace": "otel-platform",
+        "tail_sampling": False,
+        "traces_backend": "tempo",
+        "logs_backend": "none",
+    },
+]
+
+ALL_RENDERS = K8S_CASES + PLATFORM_CASES + KIT_CASES
 
 
 def case_id(answers: dict[str, Any]) -> str:

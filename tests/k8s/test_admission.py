@@ -1,4 +1,5 @@
-"""A real API server admits every render: every overlay of every case in cases.py is
+"""A real API server admits every render: every overlay of every render in cases.py
+(both collector topologies and the platform collector kit) is
 applied to kube-apiserver (PodSecurity admission on, its namespaces enforcing, warning
 and auditing the `restricted` profile, the operators' CRDs installed) with a server-side
 dry run and then for real, and a Pod from every workload's template passes `enforce`.
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.k8s.admission import admission_problems, install_crds, managers
-from tests.k8s.cases import K8S_CASES, OVERLAYS, case_id
+from tests.k8s.cases import ALL_RENDERS, OVERLAYS, case_id
 from tests.k8s.conftest import BuildOverlay
 from tests.k8s.crds import CrdsByKind
 from tests.support.kube_apiserver import KubeApi, object_id
@@ -24,14 +25,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("kube-apiserver")]
 
 RENDERS = [
     pytest.param(case, overlay, id=f"{case_id(case)}-{overlay}")
-    for case in K8S_CASES
+    for case in ALL_RENDERS
     for overlay in OVERLAYS
 ]
 FIELD_MANAGER_PREFIX = "render-"
 
 
 def field_manager(case: dict[str, Any], overlay: str) -> str:
-    """Each render applies as its own field manager, as a team's pipeline would."""
+    """Each render applies as its own field manager, as a team's pipeline would. The
+    platform's collector kit is one per cluster: its overlays are the same objects, applied
+    by the one pipeline of the platform team."""
+    if case.get("project_kind") == "platform_collector":
+        return f"{FIELD_MANAGER_PREFIX}{case_id(case)}"
     return f"{FIELD_MANAGER_PREFIX}{case_id(case)}-{overlay}"
 
 
@@ -69,18 +74,20 @@ def test_renders_share_one_cluster_without_collisions(
     """No two renders name the same object (same group, kind, namespace and name): the
     second would silently take over the first's. Checked on the builds, then on the
     cluster: every object is managed by the one render that applied it."""
-    owners: dict[str, list[str]] = defaultdict(list)
+    owners: dict[str, set[str]] = defaultdict(set)
     builds = {}
-    for case in K8S_CASES:
+    for case in ALL_RENDERS:
         for overlay in OVERLAYS:
             objects = build_overlay(render(case), overlay).objects
             builds[(case_id(case), overlay)] = (case, objects)
             for obj in objects:
                 group = obj["apiVersion"].rpartition("/")[0]
                 identity = f"{group}/{object_id(obj)}" if group else object_id(obj)
-                owners[identity].append(field_manager(case, overlay))
+                owners[identity].add(field_manager(case, overlay))
     shared = {identity: names for identity, names in owners.items() if len(names) > 1}
-    assert not shared, "\n".join(f"{i}: in {', '.join(n)}" for i, n in sorted(shared.items()))
+    assert not shared, "\n".join(
+        f"{i}: in {', '.join(sorted(n))}" for i, n in sorted(shared.items())
+    )
 
     problems = []
     for (_, overlay), (case, objects) in builds.items():

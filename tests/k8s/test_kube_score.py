@@ -1,4 +1,5 @@
-"""kube-score on every overlay of every case in cases.py: no CRITICAL finding. A check the
+"""kube-score on every overlay of every render in cases.py (both collector topologies and
+the platform collector kit): no CRITICAL finding. A check the
 manifests skip is skipped in the manifests themselves (a `kube-score/ignore` annotation
 under a comment saying why), never on this command line."""
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from generator.rendering import TEMPLATE_ROOT
-from tests.k8s.cases import K8S_CASES, OVERLAYS, case_id
+from tests.k8s.cases import ALL_RENDERS, OVERLAYS, case_id
 from tests.k8s.conftest import BuildOverlay
 from tests.support.built_tools import built_tool
 
@@ -42,7 +43,7 @@ def critical_findings(report: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("case", K8S_CASES, ids=case_id)
+@pytest.mark.parametrize("case", ALL_RENDERS, ids=case_id)
 def test_kube_score_finds_nothing_critical(
     kube_score: Path,
     render,
@@ -70,7 +71,11 @@ def test_kube_score_finds_nothing_critical(
 def test_every_ignored_check_is_explained_where_it_is_ignored() -> None:
     """Each `kube-score/ignore` in the template sits right under a comment (the reason)."""
     unexplained = []
-    for path in sorted(p for p in TEMPLATE_ROOT.glob("template/**/*") if p.is_file()):
+    for path in sorted(
+        p
+        for p in [*TEMPLATE_ROOT.glob("template/**/*"), *TEMPLATE_ROOT.glob("platform/**/*")]
+        if p.is_file()
+    ):
         lines = path.read_text(errors="replace").splitlines()
         for number, line in enumerate(lines):
             if IGNORE_ANNOTATION in line and not re.match(r"\s*#", lines[number - 1]):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.k8s.cases import K8S_CASES, OVERLAYS
+from tests.k8s.cases import ALL_RENDERS, OVERLAYS
 from tests.k8s.conftest import K8sTools
 
 CONFIG = Path(__file__).with_name("checkov.yaml")
@@ -69,11 +69,12 @@ def describe(check: dict[str, Any]) -> str:
 def test_checkov_finds_nothing_in_manifests_and_dockerfiles(
     render, build_overlay, k8s_tools: K8sTools, tmp_path: Path
 ) -> None:
-    for answers in K8S_CASES:
+    for answers in ALL_RENDERS:
         project = render(answers)
         case_dir = tmp_path / answers["service_name"]
         case_dir.mkdir()
-        shutil.copy(project / "Dockerfile", case_dir / "Dockerfile")
+        if (project / "Dockerfile").is_file():
+            shutil.copy(project / "Dockerfile", case_dir / "Dockerfile")
         for overlay in OVERLAYS:
             (case_dir / f"{overlay}.yaml").write_text(build_overlay(project, overlay).text)
     # Proves the same scan can fail: an obviously bad pod scanned alongside is reported.

@@ -28,6 +28,7 @@ OBSERVABILITY_CASES: list[dict[str, Any]] = [
         "slo_latency_ms": 1000,
         "framework": "fastapi",
         "dashboard": False,
+        "collector_topology": "bundled",
     },
 ]
 

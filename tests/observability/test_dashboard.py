@@ -221,5 +221,10 @@ def test_kustomize_builds_the_observability_folder(project: Path) -> None:
         assert config_map["metadata"]["labels"] == {"grafana_dashboard": "1"}
         assert json.loads(config_map["data"][f"{name}.json"]) == dashboard_of(project)
     else:
-        # The rules and the PodMonitors that scrape what they read (tests/k8s).
-        assert set(built) == {"PrometheusRule", "PodMonitor"}
+        # The rules and the PodMonitors that scrape what they read (tests/k8s): the
+        # collectors' with a collector of the service's own, its exporter's with one.
+        answers = answers_of(project)
+        monitors = (
+            answers["collector_topology"] == "bundled" or "prometheus" in answers["exporters"]
+        )
+        assert set(built) == {"PrometheusRule", *(["PodMonitor"] if monitors else [])}

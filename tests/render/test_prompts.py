@@ -94,6 +94,23 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
     ),
     ({"messaging": "rabbitmq", "broker_address": "mq"}, ["broker_address 'mq' is not host:port"]),
     ({"messaging": "rabbitmq", "broker_address": "mq:99999"}, ["from 1 to 65535"]),
+    ({"collector_topology": "sidecar"}, ["collector_topology", "sidecar"]),
+    ({"project_kind": "library"}, ["project_kind", "library"]),
+    (
+        {"platform_otlp_endpoint": "otel-agent.observability:4318"},
+        ["platform_otlp_endpoint 'otel-agent.observability:4318'", "scheme://host:port"],
+    ),
+    (
+        {"platform_otlp_endpoint": "http://otel-agent.observability:4318/v1/traces"},
+        ["platform_otlp_endpoint", "nothing after it"],
+    ),
+    ({"platform_otlp_endpoint": "http://Agent:4318"}, ["lowercase host name or $(HOST_IP)"]),
+    ({"platform_otlp_endpoint": "http://otel-agent:70000"}, ["a port from 1 to 65535"]),
+    ({"platform_otlp_endpoint": "http://otel-agent"}, ["scheme://host:port"]),
+    (
+        {"project_kind": "platform_collector", "collector_namespace": "Observability"},
+        ["collector_namespace 'Observability'", "e.g. observability"],
+    ),
 ]
 
 
@@ -125,8 +142,25 @@ def test_invalid_answer_is_refused_before_anything_is_written(
         {"deploy_targets": ["kubernetes"], "instrumentation": "operator"},
         {"messaging": "rabbitmq", "deploy_targets": [], "broker_address": "mq.internal:5671"},
         {"messaging": "rabbitmq", "deploy_targets": ["kubernetes"], "broker_address": "mq:1"},
+        {"platform_otlp_endpoint": "http://$(HOST_IP):4318"},
+        {"platform_otlp_endpoint": "https://collector.example.com:443"},
+        {"collector_topology": "bundled"},
     ],
 )
 def test_boundary_answers_are_accepted(tmp_path: Path, answers: dict[str, Any]) -> None:
     project = render_service(tmp_path / "out", {"service_name": "svc", **answers}, lock=False)
     assert (project / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"tail_sampling": False, "collector_namespace": "o"}, {"collector_namespace": "a" * 63}],
+)
+def test_the_platform_collector_kit_renders_only_the_kit(
+    tmp_path: Path, answers: dict[str, Any]
+) -> None:
+    project = render_service(tmp_path / "out", {"project_kind": "platform_collector", **answers})
+    assert (project / "deploy/k8s/base/otel-agent-daemonset.yaml").is_file()
+    assert (project / "collector/otelcol-gateway.yaml").is_file()
+    assert not (project / "pyproject.toml").exists() and not (project / "src").exists()
+    assert not list(project.rglob("*.jinja")) and not (project / "collector/macros").exists()

@@ -240,3 +240,56 @@ def test_project_tests_pass_after_updating_the_oldest_release(
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+COLLECTOR_FILES = [
+    "collector/otelcol-agent.yaml",
+    "collector/kustomization.yaml",
+    "deploy/k8s/base/otel-agent-daemonset.yaml",
+    "deploy/k8s/base/otel-gateway-deployment.yaml",
+    "deploy/k8s/base/otel-gateway.env",
+    "observability/otel-collector-podmonitor.yaml",
+]
+
+
+def test_a_service_from_before_topologies_keeps_its_own_collector(
+    history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The 0.5.0 migration: the new default (platform) is not forced on an existing service."""
+    project = team_project(history, "v0.4.0", tmp_path / "team")
+    assert "collector_topology" not in recorded_answers(project)
+
+    assert otel_service(["update", str(project), "--defaults"]) == 0, capsys.readouterr().err
+
+    assert recorded_answers(project)["collector_topology"] == "bundled"
+    assert [name for name in COLLECTOR_FILES if not (project / name).is_file()] == []
+    assert find_conflicts(project) == []
+
+
+def test_choosing_the_platform_collector_on_update_removes_the_collector_cleanly(
+    history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = team_project(history, "v0.4.0", tmp_path / "team")
+
+    exit_code = otel_service(
+        ["update", str(project), "--defaults", "--data", "collector_topology=platform"]
+    )
+
+    assert exit_code == 0, capsys.readouterr().err
+    answers = recorded_answers(project)
+    assert answers["collector_topology"] == "platform"
+    assert [name for name in COLLECTOR_FILES if (project / name).exists()] == []
+    base = project / "deploy/k8s/base"
+    assert not list(base.glob("otel-*")), "no collector manifest left behind"
+    kustomization = yaml.safe_load((base / "kustomization.yaml").read_text())
+    assert all(
+        "otel-" not in resource and resource != "../../../collector"
+        for resource in kustomization["resources"]
+    )
+    env = (base / "otel.env").read_text()
+    assert f"OTEL_EXPORTER_OTLP_ENDPOINT={answers['platform_otlp_endpoint']}" in env
+    assert find_conflicts(project) == []
+    assert not list(project.rglob("*.rej"))
+    assert missing_team_edits(project, "orders") == []
+    expected = fresh_with_team_edits(history, project, tmp_path / "fresh")
+    assert tree_differences(project, expected) == []
