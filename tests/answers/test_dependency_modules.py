@@ -14,8 +14,8 @@ from tests.support.matrix import PYTHON_BY_FRAMEWORK
 from tests.support.venvs import find_python, install_project
 
 # Together these install every dependency the template can add (both OTLP exporters, the
-# Prometheus one, both RabbitMQ clients and the Kafka one, the configuration file's package), with each framework's dev
-# extras.
+# Prometheus one, both RabbitMQ clients and the Kafka one, the configuration file's
+# package), with each framework's dev dependencies.
 RENDERS = {
     "flask": {"exporters": ["otlp_http", "prometheus"]},
     "fastapi": {
