@@ -100,6 +100,15 @@ class RabbitMQ:
             raise AssertionError(f"rabbitmq-server exited during start:\n{log}")
         return port_open(self.amqp_port)
 
+    def freeze(self) -> None:
+        """Stop the broker answering while it keeps its connections open (SIGSTOP)."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker (SIGTERM: it closes client connections and exits) and its epmd."""
         if self.process is not None and self.process.poll() is None:

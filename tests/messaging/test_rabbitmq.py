@@ -277,11 +277,21 @@ def test_broker_outage_answers_503_in_bounded_time_and_loses_nothing_accepted(
             status, body, _ = publish(base, {"sequence": sequence}, key="before")
             assert status == 202, body
             accepted.append(body["message_id"])
+        # A broker that holds its connections open but stops answering: only the
+        # publish timeout ends the wait.
+        broker.freeze()
+        try:
+            frozen = [publish(base, {"n": n}, key="frozen") for n in range(3)]
+        finally:
+            broker.thaw()
         broker.stop()
         try:
             outcomes = [publish(base, {"n": n}, key="during") for n in range(5)]
         finally:
             broker.start()
+        for status, body, seconds in frozen:
+            assert status == 503, body
+            assert seconds < PUBLISH_TIMEOUT + SLACK, f"the route took {seconds:.2f} s"
         for status, body, seconds in outcomes:
             assert status == 503, body
             assert body["detail"] == "message broker unavailable, try again later"
@@ -301,7 +311,11 @@ def test_broker_outage_answers_503_in_bounded_time_and_loses_nothing_accepted(
                 "every accepted message processed after the outage",
             )
     slowest = max(seconds for _, _, seconds in outcomes)
-    print(f"\noutage: 503 in at most {slowest * 1000:.0f} ms; {len(accepted)} accepted, none lost")
+    slowest_frozen = max(seconds for _, _, seconds in frozen)
+    print(
+        f"\noutage: 503 in at most {slowest * 1000:.0f} ms stopped, {slowest_frozen:.2f} s"
+        f" frozen; {len(accepted)} accepted, none lost"
+    )
 
 
 def span_gaps_ms(live_collector: Collector, message_ids: set[str]) -> list[float]:
