@@ -73,17 +73,11 @@ K8S_CASES: list[dict[str, Any]] = [
     },
     {
         "service_name": "k8s-flask-rabbitmq",
+        "collector_topology": "bundled",
         "framework": "flask",
         "exporters": ["otlp_http"],
         "messaging": "rabbitmq",
         "broker_address": "rabbitmq.messaging.svc:5672",
-    },
-    {
-        "service_name": "k8s-fastapi-kafka",
-        "framework": "fastapi",
-        "exporters": ["otlp_http"],
-        "messaging": "kafka",
-        "broker_address": "kafka-bootstrap.messaging.svc:9092",
     },
 ]
 
@@ -91,6 +85,15 @@ K8S_CASES: list[dict[str, Any]] = [
 # Services sending to the platform's shared collector: its agent Service (HTTP and gRPC),
 # the node's address (downward API), and Operator injection.
 PLATFORM_CASES: list[dict[str, Any]] = [
+    # The worker follows the topology too: it sends to the node's agent like the web pod.
+    {
+        "service_name": "k8s-fastapi-kafka",
+        "framework": "fastapi",
+        "exporters": ["otlp_http"],
+        "messaging": "kafka",
+        "broker_address": "kafka-bootstrap.messaging.svc:9092",
+        "platform_otlp_endpoint": "http://$(HOST_IP):4318",
+    },
     {"service_name": "k8s-flask-platform", "framework": "flask", "exporters": ["otlp_http"]},
     {
         "service_name": "k8s-fastapi-platform-grpc",

@@ -357,3 +357,32 @@ def test_the_kits_configs_pass_otelcol_validate(
         config.write_text(text)
         result = validate(otelcol, config, pod_env(only_container(built.get(kind, name))))
         assert result.returncode == 0, f"{name}: {result.stderr}{result.stdout}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_worker_sends_where_the_web_pods_send(
+    render, build_overlay: BuildOverlay, overlay: str
+) -> None:
+    """The worker reads the same endpoint and may reach the same collector as the web pods,
+    whose endpoint the test above matches with the kit."""
+    answers = next(case for case in PLATFORM_CASES if case.get("messaging", "none") != "none")
+    built = build_overlay(render(answers), overlay)
+    name = answers["service_name"]
+    web = only_container(built.get("Deployment", name))
+    worker = only_container(built.get("Deployment", f"{name}-worker"))
+
+    def endpoint_env(container: dict[str, Any]) -> list[dict[str, Any]]:
+        wanted = ("HOST_IP", "OTEL_EXPORTER_OTLP_ENDPOINT")
+        return [entry for entry in container.get("env", []) if entry["name"] in wanted]
+
+    assert endpoint_env(worker) == endpoint_env(web) != []
+    assert worker["envFrom"] == web["envFrom"]
+    web_egress = built.get("NetworkPolicy", name)["spec"]["egress"]
+    worker_egress = built.get("NetworkPolicy", f"{name}-worker")["spec"]["egress"]
+    collector_port = otlp_endpoint_route(answers["platform_otlp_endpoint"])["port"]
+    to_collector = [
+        rule
+        for rule in worker_egress
+        if {"port": collector_port, "protocol": "TCP"} in rule["ports"]
+    ]
+    assert to_collector and all(rule in web_egress for rule in to_collector)
