@@ -128,8 +128,9 @@ def _peer_tables(results: dict[str, Any]) -> list[str]:
         "Same run, same bare app, same exporters, sampler and collector. *Above bare*: CPU "
         "µs per request minus the bare run of the same round; *x floor*: that divided by "
         "the floor measured in the same round at the same sampling (100% or 10%); *10% / "
-        "100%*: the overhead at 10% sampling over the overhead at 100%; *import*: process "
-        "start to app imported, minus bare. Medians over rounds.",
+        "100%*: the overhead at 10% sampling over the overhead at 100%; *import +ms*: CPU "
+        "ms of a fresh interpreter from its start to the app imported, minus bare's (for "
+        "the floor: the SDK and OTLP/HTTP exporters alone). Medians over rounds.",
         "",
     ]
     summary: list[str] = []
@@ -270,7 +271,7 @@ def render_results(results: dict[str, Any]) -> str:
     if imports := results.get("import_seconds"):
         names = list(next(iter(imports.values())))
         lines += [
-            "#### Cold start: interpreter start to app imported, ms",
+            "#### Cold start: CPU ms of a fresh interpreter from its start to the app imported",
             "",
             "| framework | " + " | ".join(names) + " |",
             "| --- | " + " | ".join("---" for _ in names) + " |",
