@@ -18,15 +18,26 @@ END = "<!-- bench:results:end -->"
 BASELINE = {"io_bare": "io_bare", "io_full": "io_bare"}
 CASE_LABELS = {
     "bare": "bare (no OpenTelemetry)",
-    "full": "full: traces 100% + metrics + logs, OTLP",
-    "ratio10": "10% head sampling",
+    "full": "ours: traces 100% + metrics + logs, OTLP",
     "collector_down": "collector down",
     "io_bare": "~1 ms I/O, bare",
     "io_full": "~1 ms I/O, full",
     "before": "full, as released before these changes (--before)",
     "no_log_export": "full without OTLP log export (OTEL_LOGS_EXPORTER=none)",
     "no_metric_export": "full without metric export (OTEL_METRICS_EXPORTER=none)",
+    "ratio10": "ours, 10% head sampling",
+    "zerocode": "zero-code: opentelemetry-instrument",
+    "zerocode10": "zero-code, 10% head sampling",
+    "tutorial": "tutorial set-up (bench/tutorial_app.py)",
+    "tutorial10": "tutorial set-up, 10% head sampling",
 }
+# The peer table: (label, case at 100%, case at 10% head sampling).
+PEERS = (
+    ("ours", "full", "ratio10"),
+    ("zero-code", "zerocode", "zerocode10"),
+    ("tutorial", "tutorial", "tutorial10"),
+)
+IMPORT_BUDGET_MS = 60  # added import time may exceed the floor's by this much
 
 
 def _spread(values: list[float], digits: int = 0) -> str:
@@ -80,80 +91,198 @@ def _throughput_tables(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _median_cpu(runs: list[dict[str, Any]], framework: str, case: str) -> float | None:
-    values = [
-        run["cpu_us_per_request"]
-        for run in runs
-        if run["framework"] == framework and run["case"] == case
-    ]
+def _per_round(runs: list[dict[str, Any]], framework: str, case: str) -> dict[int, dict]:
+    return {r["round"]: r for r in runs if r["framework"] == framework and r["case"] == case}
+
+
+def _overheads(runs: list[dict[str, Any]], framework: str, case: str) -> dict[int, float]:
+    """CPU µs per request above the bare run of the same round, by round."""
+    bare = _per_round(runs, framework, "bare")
+    return {
+        round_: run["cpu_us_per_request"] - bare[round_]["cpu_us_per_request"]
+        for round_, run in _per_round(runs, framework, case).items()
+        if round_ in bare
+    }
+
+
+def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _floor_table(runs: list[dict[str, Any]], floor: dict[str, Any]) -> list[str]:
-    """How close each framework could get at best: its bare CPU per request against bare
-    plus the SDK's own floor (bench/floor.py), next to what the service costs."""
-    floor_us = floor["cpu_us_per_request"]["median"]
-    floor10_us = floor["cpu_us_per_request_ratio10"]["median"]
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _peer_tables(results: dict[str, Any]) -> list[str]:
+    """Ours against the peers and the floor, per framework, at 100% and 10% sampling."""
+    runs, floors = results["runs"], results.get("floor_rounds", [])
+    floor_by_round = {
+        "full": {f["round"]: f["cpu_us_per_request"]["median"] for f in floors},
+        "ratio10": {f["round"]: f["cpu_us_per_request_ratio10"]["median"] for f in floors},
+    }
+    imports = results.get("import_seconds", {})
+    import_floor = results.get("floor", {}).get("import_ms", {}).get("sdk_and_otlp_http_exporters")
     lines = [
-        "#### The floor: what the SDK alone costs per request",
+        "#### Ours against the peers and the SDK's floor",
         "",
-        f"bench/floor.py, same interpreter and SDK: {floor_us:.0f} µs of CPU per request "
-        f"(min-max {floor['cpu_us_per_request']['min']:.0f}-"
-        f"{floor['cpu_us_per_request']['max']:.0f}) for one server span with the HTTP "
-        "attributes, the duration histogram and in-flight counter, one log record, and "
-        f"OTLP encoding of the span and the record; {floor10_us:.0f} µs with 10% head "
-        "sampling (the span is sampled, the metrics and the log record are not). "
-        "Importing the SDK and the OTLP/HTTP "
-        f"exporters alone adds {floor['import_ms']['sdk_and_otlp_http_exporters']:.0f} ms "
-        "to an empty interpreter.",
+        "Same run, same bare app, same exporters, sampler and collector. *Above bare*: CPU "
+        "µs per request minus the bare run of the same round; *x floor*: that divided by "
+        "the floor measured in the same round at the same sampling (100% or 10%); *10% / "
+        "100%*: the overhead at 10% sampling over the overhead at 100%; *import +ms*: CPU "
+        "ms of a fresh interpreter from its start to the app imported, minus bare's (for "
+        "the floor: the SDK and OTLP/HTTP exporters alone). Medians over rounds.",
         "",
-        "| framework | bare CPU µs/req | full CPU µs/req | telemetry µs/req | "
-        "full, by CPU: bare / full | best possible: bare / (bare + floor) | "
-        "10% sampling, best possible |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    summary: list[str] = []
     for framework in dict.fromkeys(run["framework"] for run in runs):
-        bare = _median_cpu(runs, framework, "bare")
-        full = _median_cpu(runs, framework, "full")
-        if bare is None or full is None:
-            continue
+        lines += [
+            f"##### {framework}",
+            "",
+            "| set-up | sampling | CPU µs/req | above bare µs | x floor | 10% / 100% | req/s "
+            "| p50 ms | p99 ms | RSS MB | import +ms |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        bare = _per_round(runs, framework, "bare")
         lines.append(
-            f"| {framework} | {bare:.0f} | {full:.0f} | {full - bare:.0f} | {bare / full:.2f} | "
-            f"{bare / (bare + floor_us):.2f} | {bare / (bare + floor10_us):.2f} |"
+            f"| bare | | {_fmt(_median([r['cpu_us_per_request'] for r in bare.values()]))} | | "
+            f"| | {_fmt(_median([r['requests_per_second'] for r in bare.values()]))} "
+            f"| {_fmt(_median([r['p50_ms'] for r in bare.values()]), 2)} "
+            f"| {_fmt(_median([r['p99_ms'] for r in bare.values()]), 2)} "
+            f"| {_fmt(_median([r['rss_mb'] for r in bare.values()]))} | |"
         )
-    lines.append("")
+        overhead: dict[tuple[str, str], float | None] = {}
+        for label, full_case, sampled_case in PEERS:
+            full_by_round = _overheads(runs, framework, full_case)
+            for sampling, case, floor_key in (
+                ("100%", full_case, "full"),
+                ("10%", sampled_case, "ratio10"),
+            ):
+                case_runs = _per_round(runs, framework, case)
+                if not case_runs:
+                    continue
+                above = _overheads(runs, framework, case)
+                multiple = [
+                    value / floor_by_round[floor_key][round_]
+                    for round_, value in above.items()
+                    if floor_by_round[floor_key].get(round_)
+                ]
+                share = [
+                    value / full_by_round[round_]
+                    for round_, value in above.items()
+                    if sampling == "10%" and full_by_round.get(round_)
+                ]
+                overhead[(label, sampling)] = _median(list(above.values()))
+                added_import = None
+                if sampling == "100%" and framework in imports:
+                    key = {"ours": "ours", "zero-code": "zerocode", "tutorial": "tutorial"}[label]
+                    seconds = imports[framework]
+                    if key in seconds:
+                        added_import = (seconds[key] - seconds["bare"]) * 1000
+                        overhead[(label, "import")] = added_import
+                values = list(case_runs.values())
+                lines.append(
+                    f"| {label} | {sampling} "
+                    f"| {_fmt(_median([r['cpu_us_per_request'] for r in values]))} "
+                    f"| {_fmt(overhead[(label, sampling)])} | {_fmt(_median(multiple), 2)} "
+                    f"| {_fmt(_median(share), 2)} "
+                    f"| {_fmt(_median([r['requests_per_second'] for r in values]))} "
+                    f"| {_fmt(_median([r['p50_ms'] for r in values]), 2)} "
+                    f"| {_fmt(_median([r['p99_ms'] for r in values]), 2)} "
+                    f"| {_fmt(_median([r['rss_mb'] for r in values]))} | {_fmt(added_import)} |"
+                )
+        for sampling, key in (("100%", "full"), ("10%", "ratio10")):
+            value = _median(list(floor_by_round[key].values()))
+            import_cell = _fmt(import_floor) if sampling == "100%" else ""
+            lines.append(
+                f"| floor (bench/floor.py) | {sampling} | | {_fmt(value)} | 1.00 | | | | | "
+                f"| {import_cell} |"
+            )
+        lines.append("")
+        summary.append(_target_row(framework, runs, overhead, floor_by_round, import_floor))
+    lines += [
+        "#### Targets",
+        "",
+        "| framework | ours cheapest at 100% | ours cheapest at 10% | full overhead <= 2.0x "
+        "floor | 10% overhead <= 0.5x full | import <= floor + 60 ms |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *summary,
+        "",
+    ]
     return lines
+
+
+def _target_row(
+    framework: str,
+    runs: list[dict[str, Any]],
+    overhead: dict[tuple[str, str], float | None],
+    floor_by_round: dict[str, dict[int, float]],
+    import_floor: float | None,
+) -> str:
+    def verdict(ok: bool | None, text: str) -> str:
+        return text if ok is None else f"{'yes' if ok else '**no**'}: {text}"
+
+    cells = []
+    for sampling in ("100%", "10%"):
+        ours = overhead.get(("ours", sampling))
+        peers = [v for (label, s), v in overhead.items() if s == sampling and label != "ours"]
+        peers = [v for v in peers if v is not None]
+        ok = None if ours is None or not peers else ours <= min(peers)
+        cells.append(verdict(ok, f"{_fmt(ours)} vs {_fmt(min(peers) if peers else None)} µs"))
+    full = _overheads(runs, framework, "full")
+    multiple = _median(
+        [v / floor_by_round["full"][r] for r, v in full.items() if floor_by_round["full"].get(r)]
+    )
+    cells.append(verdict(None if multiple is None else multiple <= 2.0, f"{_fmt(multiple, 2)}x"))
+    sampled = _overheads(runs, framework, "ratio10")
+    share = _median([v / full[r] for r, v in sampled.items() if full.get(r)])
+    cells.append(verdict(None if share is None else share <= 0.5, f"{_fmt(share, 2)}"))
+    added = overhead.get(("ours", "import"))
+    ok = None if added is None or import_floor is None else added <= import_floor + IMPORT_BUDGET_MS
+    cells.append(verdict(ok, f"+{_fmt(added)} ms vs {_fmt(import_floor)} + 60"))
+    return f"| {framework} | " + " | ".join(cells) + " |"
 
 
 def render_results(results: dict[str, Any]) -> str:
     settings = results["settings"]
     machine = results["machine"]
     load = ", ".join(f"{value:.2f}" for value in machine["load_average_at_start"])
+    during = [run["load_average"] for run in results["runs"] if run.get("load_average")]
+    load_during = (
+        f"; 1-minute load average during the runs {min(during):.2f}-{max(during):.2f}, "
+        f"median {statistics.median(during):.2f}"
+        if during
+        else ""
+    )
     lines = [
         START,
         "",
-        f"Machine: {machine['cpus']} CPUs (load average at start {load}), "
+        f"Machine: {machine['cpus']} CPUs (load average at start {load}{load_during}), "
         f"Python {machine['python']}, kernel {machine['kernel']}. "
         f"wrk -t{settings['threads']} -c{settings['connections']}, {settings['warmup']:g} s "
         f"warm-up then {settings['duration']:g} s measured per run, {settings['rounds']} "
         f"interleaved rounds, gunicorn WEB_CONCURRENCY={settings['workers']}. Cells: median "
         "(min-max over rounds); ratios are per round against the bare run of the same round.",
         "",
+        *_peer_tables(results),
+        "#### Every case",
+        "",
         *_throughput_tables(results["runs"]),
     ]
     if imports := results.get("import_seconds"):
+        names = list(next(iter(imports.values())))
         lines += [
-            "#### Cold start: importing the app module",
+            "#### Cold start: CPU ms of a fresh interpreter from its start to the app imported",
             "",
-            "| framework | bare ms | with telemetry ms | added ms |",
-            "| --- | --- | --- | --- |",
+            "| framework | " + " | ".join(names) + " |",
+            "| --- | " + " | ".join("---" for _ in names) + " |",
         ]
         for framework, seconds in imports.items():
-            bare, full = seconds["bare"] * 1000, seconds["telemetry"] * 1000
-            lines.append(f"| {framework} | {bare:.0f} | {full:.0f} | {full - bare:.0f} |")
+            lines.append(
+                f"| {framework} | "
+                + " | ".join(f"{seconds[name] * 1000:.0f}" for name in names)
+                + " |"
+            )
         lines.append("")
-    if floor := results.get("floor"):
-        lines += _floor_table(results["runs"], floor)
     if render := results.get("render_seconds"):
         lines += [
             "#### Render time: `copier copy`",

@@ -8,6 +8,12 @@ results go to a JSON file and into the marked section of docs/performance.md.
     python3 bench/run.py                      # every framework, 3 rounds of 10 s
     python3 bench/run.py --frameworks flask --rounds 1 --duration 3   # a quick look
 
+Besides the service as rendered ("ours"), every round runs its peers on the same bare
+app, at 100% and at 10% head sampling: "zerocode" (the bare app under
+``opentelemetry-instrument``, opentelemetry-distro on the same release train) and
+"tutorial" (bench/tutorial_app.py: the manual set-up the common articles show), and the
+SDK's floor (bench/floor.py) in the same interpreter.
+
 Needs: the test collector (OTELCOL_BIN or scripts/build-otelcol), uv, and wrk (installed
 with apt-get when missing).
 """
@@ -19,6 +25,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -46,7 +53,7 @@ from tests.support.processes import (  # noqa: E402
     running,
     wait_until,
 )
-from tests.support.venvs import find_python, install_project  # noqa: E402
+from tests.support.venvs import find_python, install_project, uv_env  # noqa: E402
 
 BENCH = REPO / "bench"
 PACKAGE = "bench_svc"
@@ -55,29 +62,57 @@ FRAMEWORKS = ("flask", "fastapi", "django")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+# The distro of the release train the template pins (SDK 1.45.1, instrumentations 0.66b1).
+DISTRO = "opentelemetry-distro==0.66b1"
+RATIO10 = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+# What the rendered telemetry.py defaults to, given to the peers as environment variables:
+# same exporters, protocol, sampler, semantic conventions, propagators and probe exclusion.
+PEER_ENV = {
+    "OTEL_SERVICE_NAME": "bench-svc",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_METRICS_EXPORTER": "otlp",
+    "OTEL_LOGS_EXPORTER": "otlp",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "2",
+    "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+    "OTEL_SEMCONV_STABILITY_OPT_IN": "http",
+    "OTEL_PROPAGATORS": "tracecontext",
+    "OTEL_PYTHON_EXCLUDED_URLS": r"^[a-z]+://[^/]+/(healthz|readyz)/?(\?.*)?$",
+}
+
+
 @dataclass(frozen=True)
 class Case:
-    """One configuration of the service under load."""
+    """One configuration of the service under load.
+
+    ``kind``: "bare" (no OpenTelemetry), "ours" (the rendered service), "zerocode" (the
+    bare app under opentelemetry-instrument) or "tutorial" (bench/tutorial_app.py).
+    """
 
     name: str
-    telemetry: bool
+    kind: str
     path: str = "/hello"  # "/io" is served by bench/io_app.py
     env: dict[str, str] = field(default_factory=dict)
     collector_up: bool = True
 
+    @property
+    def telemetry(self) -> bool:
+        return self.kind != "bare"
+
 
 CASES = (
-    Case("bare", telemetry=False),
-    Case("full", telemetry=True),
-    Case(
-        "ratio10",
-        telemetry=True,
-        env={"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
-    ),
-    Case("collector_down", telemetry=True, collector_up=False),
-    Case("io_bare", telemetry=False, path="/io"),
-    Case("io_full", telemetry=True, path="/io"),
+    Case("bare", kind="bare"),
+    Case("full", kind="ours"),
+    Case("ratio10", kind="ours", env=RATIO10),
+    Case("zerocode", kind="zerocode", env=PEER_ENV),
+    Case("zerocode10", kind="zerocode", env={**PEER_ENV, **RATIO10}),
+    Case("tutorial", kind="tutorial", env=PEER_ENV),
+    Case("tutorial10", kind="tutorial", env={**PEER_ENV, **RATIO10}),
+    Case("collector_down", kind="ours", collector_up=False),
+    Case("io_bare", kind="bare", path="/io"),
+    Case("io_full", kind="ours", path="/io"),
 )
+DEFAULT_CASES = ("bare", "full", "ratio10", "zerocode", "zerocode10", "tutorial", "tutorial10")
 
 
 @dataclass
@@ -92,6 +127,7 @@ class Run:
     rss_mb: float
     requests: int
     errors: int
+    load_average: float = 0.0  # 1-minute load average when the run ended
 
 
 def ensure_wrk() -> str:
@@ -112,12 +148,14 @@ def otelcol_binary() -> Path:
     return Path(output.strip().splitlines()[-1])
 
 
-def prepare_project(framework: str, workdir: Path, before: str | None) -> Path:
+def prepare_project(framework: str, workdir: Path, refs: dict[str, str]) -> Path:
     """Render the default answers for ``framework`` from the working tree and install it
     afresh (uv's cache makes that a few seconds), so a run never measures stale code.
+    opentelemetry-distro goes into the same environment for the zero-code peer.
 
-    With ``before`` (a git ref of this repository), the service's package as rendered by
-    that release goes to ``.base/``, which the "before" case puts first on the path.
+    For each ``refs`` entry (case name -> git ref of this repository), the service's
+    package as rendered at that ref goes to ``.ref-<name>/``, which that case puts first
+    on the path: an A/B of template code in the same run.
     """
     project = workdir / framework
     shutil.rmtree(project, ignore_errors=True)
@@ -125,10 +163,14 @@ def prepare_project(framework: str, workdir: Path, before: str | None) -> Path:
     render_service(project, answers)
     python = find_python(PYTHON_VERSION) or sys.exit(f"bench: no Python {PYTHON_VERSION}")
     install_project(project, python)
-    if before:
+    venv_python = str(project / ".venv" / "bin" / "python")
+    subprocess.run(
+        ["uv", "pip", "install", "--quiet", "-p", venv_python, DISTRO], check=True, env=uv_env()
+    )
+    for name, ref in refs.items():
         with tempfile.TemporaryDirectory() as old:
-            render_service(Path(old), answers, template=REPO, vcs_ref=before)
-            shutil.copytree(Path(old) / "src" / PACKAGE, project / ".base" / PACKAGE)
+            render_service(Path(old), answers, template=REPO, vcs_ref=ref)
+            shutil.copytree(Path(old) / "src" / PACKAGE, project / f".ref-{name}" / PACKAGE)
     return project
 
 
@@ -138,10 +180,13 @@ def server_command(project: Path, case: Case, port: int) -> list[str]:
     makefile = (project / "Makefile").read_text()
     command = re.search(r"^run:.*\n\t.* exec (.+)$", makefile, re.MULTILINE).group(1)
     command = command.replace("$${PORT:-8000}", str(port))
+    app_module = {"bare": "bare_app", "zerocode": "bare_app", "tutorial": "tutorial_app"}
     if case.path == "/io":
         command = re.sub(rf"{PACKAGE}\.(app|wsgi):", "io_app:", command)
-    elif not case.telemetry:
-        command = re.sub(rf"{PACKAGE}\.(app|wsgi):", "bare_app:", command)
+    elif case.kind in app_module:
+        command = re.sub(rf"{PACKAGE}\.(app|wsgi):", f"{app_module[case.kind]}:", command)
+    if case.kind == "zerocode":
+        return ["opentelemetry-instrument", *command.split()]
     return command.split()
 
 
@@ -208,8 +253,12 @@ class Bench:
             "BENCH_TELEMETRY": "on" if case.telemetry else "off",
             "BENCH_PACKAGE": PACKAGE,
             "PYTHONPATH": str(BENCH),
+            # Zero-code Django instruments before the app is imported: it needs them already.
+            "DJANGO_SETTINGS_MODULE": f"{PACKAGE}.settings",
             **case.env,
         }
+        if "PYTHONPATH" in case.env:
+            env["PYTHONPATH"] = f"{case.env['PYTHONPATH']}:{BENCH}"
         command = server_command(project, case, port)
         log = self.workdir / f"{framework}-{case.name}.log"
         with running(command, cwd=project, env=env, log_path=log) as server:
@@ -230,6 +279,7 @@ class Bench:
             round=round_,
             cpu_us_per_request=cpu_used * 1e6 / max(result["requests"], 1),
             rss_mb=memory,
+            load_average=os.getloadavg()[0],
             **result,
         )
 
@@ -244,11 +294,14 @@ class Bench:
         ]
         return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
-    def throughput(self, projects: dict[str, Path], cases: list[Case]) -> list[Run]:
+    def throughput(
+        self, projects: dict[str, Path], cases: list[Case]
+    ) -> tuple[list[Run], list[dict[str, Any]]]:
         env = {**os.environ, "BENCH_OTLP_PORT": str(self.otlp_port)}
         collector = [str(otelcol_binary()), f"--config={BENCH / 'collector.yaml'}"]
         backend = [sys.executable, str(BENCH / "slow_backend.py"), str(self.backend_port)]
         runs: list[Run] = []
+        floors: list[dict[str, Any]] = []
         with (
             background(collector, self.workdir, env, "collector"),
             background(backend, self.workdir, env, "slow-backend"),
@@ -256,6 +309,14 @@ class Bench:
             wait_until(lambda: port_open(self.otlp_port), 30, "the collector to listen")
             wait_until(lambda: port_open(self.backend_port), 30, "the slow backend to listen")
             for round_ in range(1, self.args.rounds + 1):
+                # The floor in the same round, so it shares the machine's load of the moment.
+                round_floor = floor(next(iter(projects.values())), cpu_only=True)
+                floors.append({"round": round_, **round_floor})
+                print(
+                    f"round {round_} floor: {round_floor['cpu_us_per_request']['median']:.0f} µs "
+                    f"CPU/req, {round_floor['cpu_us_per_request_ratio10']['median']:.0f} at 10%",
+                    flush=True,
+                )
                 for framework, project in projects.items():
                     for case in cases:
                         run = self.run_case(project, framework, case, round_)
@@ -267,47 +328,75 @@ class Bench:
                             flush=True,
                         )
                         runs.append(run)
-        return runs
+        return runs, floors
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def import_times(projects: dict[str, Path], repeats: int) -> dict[str, dict[str, float]]:
-    """Seconds to import the app module (telemetry set-up included) vs the bare app, each
-    in a fresh interpreter with bytecode caches written (as `pip install` leaves them in
-    the image), median of ``repeats``."""
-    snippet = "import time; t = time.perf_counter(); import {0}; print(time.perf_counter() - t)"
+    """CPU seconds of a fresh interpreter from its start to the app imported, telemetry
+    set-up included, for the bare app, ours, the zero-code peer (its sitecustomize on the
+    path, as opentelemetry-instrument puts it) and the tutorial peer; bytecode caches
+    written (as `pip install` leaves them in the image); interleaved, median of
+    ``repeats``. The whole process, because the zero-code set-up runs before any of the
+    interpreter's own code; CPU time, because wall time on a loaded machine measures the
+    load."""
     results: dict[str, dict[str, float]] = {}
     for framework, project in projects.items():
         module = f"{PACKAGE}.wsgi" if framework == "django" else f"{PACKAGE}.app"
+        python = str(project / ".venv" / "bin" / "python")
+        site = subprocess.run(
+            [
+                python,
+                "-c",
+                "import opentelemetry.instrumentation.auto_instrumentation as m; "
+                "print(m.__path__[0])",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         env = {
             **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
             "BENCH_PACKAGE": PACKAGE,
             "PYTHONPATH": str(BENCH),
+            "DJANGO_SETTINGS_MODULE": f"{PACKAGE}.settings",
+            **PEER_ENV,
             # No exporter ever connects during the import; a closed port keeps it honest.
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
         }
-        python = str(project / ".venv" / "bin" / "python")
-        samples: dict[str, list[float]] = {"bare": [], "telemetry": []}
+        targets = {
+            "bare": ("bare_app", {}),
+            "ours": (module, {}),
+            "zerocode": ("bare_app", {"PYTHONPATH": f"{site}:{BENCH}"}),
+            "tutorial": ("tutorial_app", {}),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in targets}
         for attempt in range(repeats + 1):
-            for name, target in (("bare", "bare_app"), ("telemetry", module)):
-                output = subprocess.run(
-                    [python, "-c", snippet.format(target)],
+            for name, (target, extra_env) in targets.items():
+                started = _children_cpu_seconds()
+                subprocess.run(
+                    [python, "-c", f"import {target}"],
                     cwd=project,
-                    env=env,
+                    env={**env, **extra_env},
                     check=True,
                     capture_output=True,
-                    text=True,
-                ).stdout
+                )
                 if attempt:  # the first pass only writes the bytecode caches
-                    samples[name].append(float(output.strip().splitlines()[-1]))
+                    samples[name].append(_children_cpu_seconds() - started)
         results[framework] = {name: statistics.median(values) for name, values in samples.items()}
     return results
 
 
-def floor(project: Path) -> dict[str, Any]:
+def floor(project: Path, cpu_only: bool = False) -> dict[str, Any]:
     """bench/floor.py run with a rendered project's interpreter (same Python, same SDK)."""
     python = project / ".venv" / "bin" / "python"
+    options = ["--cpu-only"] if cpu_only else []
     output = subprocess.run(
-        [str(python), str(BENCH / "floor.py")], check=True, capture_output=True, text=True
+        [str(python), str(BENCH / "floor.py"), *options], check=True, capture_output=True, text=True
     ).stdout
     return json.loads(output)
 
@@ -354,7 +443,11 @@ def render_times(repeats: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
-    parser.add_argument("--cases", default=",".join(c.name for c in CASES))
+    parser.add_argument(
+        "--cases",
+        default=",".join(DEFAULT_CASES),
+        help=f"comma-separated, of {', '.join(c.name for c in CASES)} (default: %(default)s)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10, help="seconds of load per run")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of load before each")
@@ -377,6 +470,14 @@ def main() -> None:
         help="also run the service as released at this git ref (a tag) as the case 'before'",
     )
     parser.add_argument(
+        "--ref",
+        action="append",
+        default=[],
+        metavar="NAME:REF",
+        help="an extra case running the service's package as rendered at this git ref "
+        "(repeatable): an A/B of template code in the same run",
+    )
+    parser.add_argument(
         "--skip-throughput",
         action="store_true",
         help="keep the throughput runs of the existing results file, redo the rest",
@@ -389,22 +490,28 @@ def main() -> None:
     # the way out; a SIGTERM must unwind through them too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
 
+    args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     frameworks = [f for f in args.frameworks.split(",") if f]
     cases = [c for c in CASES if c.name in args.cases.split(",")]
+    refs = dict(ref.split(":", 1) for ref in args.ref)
     if args.before:
-        cases.append(Case("before", telemetry=True, env={"PYTHONPATH": ".base"}))
+        refs["before"] = args.before
+    for name in refs:
+        cases.append(Case(name, kind="ours", env={"PYTHONPATH": f".ref-{name}"}))
     for variant in args.variant:
         name, _, assignments = variant.partition(":")
         env = dict(item.split("=", 1) for item in assignments.split(",") if item)
-        cases.append(Case(name, telemetry=True, env=env))
-    projects = {f: prepare_project(f, args.workdir, args.before) for f in frameworks}
+        cases.append(Case(name, kind="ours", env=env))
+    projects = {f: prepare_project(f, args.workdir, refs) for f in frameworks}
     if args.skip_throughput:
         previous = json.loads(args.results.read_text())
         runs = [Run(**run) for run in previous["runs"]]
+        floors = previous.get("floor_rounds", [])
         machine, settings = previous["machine"], previous["settings"]
     else:
-        runs = Bench(args, args.workdir).throughput(projects, cases)
+        started = os.getloadavg()
+        runs, floors = Bench(args, args.workdir).throughput(projects, cases)
         machine, settings = None, None
     results = {
         "machine": machine
@@ -412,7 +519,8 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": PYTHON_VERSION,
             "kernel": platform.release(),
-            "load_average_at_start": os.getloadavg(),
+            "load_average_at_start": started,
+            "load_average_at_end": os.getloadavg(),
         },
         "settings": settings
         or {
@@ -420,6 +528,7 @@ def main() -> None:
             for key in ("rounds", "duration", "warmup", "connections", "threads", "workers")
         },
         "runs": [asdict(run) for run in runs],
+        "floor_rounds": floors,
     }
     if not args.skip_startup:
         results["import_seconds"] = import_times(projects, repeats=5)
