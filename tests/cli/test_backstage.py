@@ -25,8 +25,9 @@ NOT_MIRRORED = {"package_name", "project_kind", "collector_namespace", "platform
 # Defaults copier computes from other answers, as they come out for a service.
 COMPUTED_DEFAULTS = {"tail_sampling": False}
 # Picked from the catalog's groups (OwnerPicker), or typed (copier's default is the
-# destination folder's name, which Backstage does not have): no default in the form.
-NO_DEFAULT = {"owner", "service_name"}
+# destination folder's name, which Backstage does not have; broker_address follows the
+# deploy targets): no default in the form.
+NO_DEFAULT = {"owner", "service_name", "broker_address"}
 
 ANSWER_SETS: list[dict[str, Any]] = [
     {"service_name": "checkout-api"},

@@ -35,6 +35,7 @@ from tests.messaging.live import (
 from tests.observability.queries import metric_names
 from tests.support import otlp_json
 from tests.support.processes import wait_until
+from tests.support.venvs import run_project_tests
 
 pytestmark = pytest.mark.slow
 
@@ -72,14 +73,7 @@ def stack(
 
 def test_the_projects_own_tests_pass(installed: tuple[Path, Path]) -> None:
     project, bin_dir = installed
-    result = subprocess.run(
-        [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    result = run_project_tests(project, bin_dir)
     assert "test_messaging.py" in result.stdout or " passed" in result.stdout
 
 

@@ -60,6 +60,9 @@ def installed(framework: str, telemetry_config: str, render) -> tuple[Path, Path
         "logs_backend": "loki",
         "dashboard": True,
         "telemetry_config": telemetry_config,
+        # The contract runs the project's own collector, whose alerts the rules then carry
+        # (with the platform's shared collector, its kit has them).
+        "collector_topology": "bundled",
     }
     suffix = "-file" if telemetry_config == "file" else ""
     project = render(answers, service_name=f"{framework}-contract{suffix}")

@@ -69,3 +69,16 @@ def installed_render(render: Callable[..., Path], answers: Mapping[str, Any]) ->
         pytest.fail(f"no Python {version} on this machine for {answers.get('service_name')}")
     project = render(answers)
     return project, install_project(project, python)
+
+
+def run_project_tests(project: Path, bin_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The project's own test suite with its installed pytest; fails the test when it fails."""
+    result = subprocess.run(
+        [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result

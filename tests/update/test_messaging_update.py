@@ -11,7 +11,7 @@ import pytest
 
 from generator.cli import main as otel_service
 from tests.support.template_history import History
-from tests.support.venvs import find_python, install_project
+from tests.support.venvs import find_python, install_project, run_project_tests
 from tests.update.projects import recorded_answers, tree_differences
 from tests.update.team_edits import missing_team_edits
 from tests.update.test_update import fresh_with_team_edits, team_project
@@ -53,14 +53,7 @@ def test_update_from_the_last_release_adds_messaging(
     python = find_python("3.12")
     assert python, "Python 3.12 is needed for the rendered project (python_version default)"
     bin_dir = install_project(project, python)
-    result = subprocess.run(
-        [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_project_tests(project, bin_dir)
     imported = subprocess.run(
         [str(bin_dir / "python"), "-c", "import orders.app, orders.worker"],
         cwd=project,
