@@ -21,13 +21,20 @@ JSON_TYPES = {"str": "string", "bool": "boolean", "int": "integer", "float": "nu
 # package_name follows service_name; the platform collector kit (project_kind and its
 # collector_namespace) is rendered once per cluster by the platform team, not from a form;
 # copier derives platform_otlp_endpoint from the exporters (its port is the protocol's).
-NOT_MIRRORED = {"package_name", "project_kind", "collector_namespace", "platform_otlp_endpoint"}
+# Not in the form: derived or platform-specific answers, and broker_address, whose default
+# follows the deploy targets (a form field would send "" and override it).
+NOT_MIRRORED = {
+    "package_name",
+    "project_kind",
+    "collector_namespace",
+    "platform_otlp_endpoint",
+    "broker_address",
+}
 # Defaults copier computes from other answers, as they come out for a service.
 COMPUTED_DEFAULTS = {"tail_sampling": False}
 # Picked from the catalog's groups (OwnerPicker), or typed (copier's default is the
-# destination folder's name, which Backstage does not have; broker_address follows the
-# deploy targets): no default in the form.
-NO_DEFAULT = {"owner", "service_name", "broker_address"}
+# destination folder's name, which Backstage does not have): no default in the form.
+NO_DEFAULT = {"owner", "service_name"}
 
 ANSWER_SETS: list[dict[str, Any]] = [
     {"service_name": "checkout-api"},
