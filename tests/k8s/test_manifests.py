@@ -21,6 +21,7 @@ from tests.k8s.workloads import (
     env_value,
     only_container,
     pod_spec,
+    selects,
     server_graceful_seconds,
     telemetry_flush_seconds,
 )
@@ -158,8 +159,12 @@ def test_recommended_labels_on_every_object(project: Path, built: Build) -> None
 
 
 def test_service_pods_run_restricted(project: Path, built: Build) -> None:
+    service_selectors = [
+        s["spec"]["selector"] for s in built.of_kind("Service") if s["spec"].get("selector")
+    ]
     for workload in [o for o in built.objects if o["kind"] in WORKLOAD_KINDS]:
         spec = pod_spec(workload)
+        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
         pod_security = spec["securityContext"]
         assert pod_security["runAsNonRoot"] is True
         assert pod_security["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -169,7 +174,12 @@ def test_service_pods_run_restricted(project: Path, built: Build) -> None:
             assert security["readOnlyRootFilesystem"] is True
             assert security["capabilities"] == {"drop": ["ALL"]}
             assert {"requests", "limits"} <= set(container["resources"])
-            assert container["livenessProbe"] and container["readinessProbe"]
+            assert container["livenessProbe"]
+            # Readiness matters where a Service routes traffic (not to a worker).
+            if any(
+                selects({"matchLabels": selector}, pod_labels) for selector in service_selectors
+            ):
+                assert container["readinessProbe"]
             assert ":" in container["image"] and not container["image"].endswith(":latest")
     app = built.get("Deployment", app_name(project))
     uid, gid = dockerfile_user(project)
