@@ -45,7 +45,8 @@ COMPOSE_CASES: list[dict[str, Any]] = [
     {
         "service_name": "fastapi-kafka",
         "framework": "fastapi",
-        "exporters": ["otlp_http"],
+        # The worker's own exporter scraped by compose's Prometheus.
+        "exporters": ["otlp_http", "prometheus"],
         "messaging": "kafka",
     },
 ]

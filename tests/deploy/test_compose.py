@@ -6,6 +6,7 @@ No Docker engine is needed: the files are validated, not run."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from functools import cache
@@ -163,6 +164,28 @@ def test_promtool_accepts_the_prometheus_config(project: Path) -> None:
     collector_job = next(job for job in scrape if job["job_name"] == "otel-collector")
     assert collector_job["honor_labels"] is True
     assert collector_job["static_configs"] == [{"targets": ["otel-collector:8889"]}]
+
+
+def test_prometheus_scrapes_each_process_with_an_exporter(project: Path) -> None:
+    """The web and worker containers' in-process exporters, at the ports their code takes."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    scrape = yaml.safe_load((project / "deploy/compose/prometheus.yml").read_text())
+    targets = {
+        target
+        for job in scrape["scrape_configs"]
+        for config in job["static_configs"]
+        for target in config["targets"]
+    }
+    package = project / "src" / answers["package_name"]
+    expected = set()
+    if "prometheus" in answers["exporters"]:
+        expected.add(f"{answers['service_name']}:9464")
+        if answers.get("messaging", "none") != "none":
+            worker = (package / "worker.py").read_text()
+            (port,) = re.findall(r'^WORKER_PROMETHEUS_PORT = "(\d+)"$', worker, re.MULTILINE)
+            expected.add(f"worker:{port}")
+    exporters = {t for t in targets if not t.startswith(("otel-collector:", "localhost:"))}
+    assert exporters == expected
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,8 @@ K8S_CASES: list[dict[str, Any]] = [
         "service_name": "k8s-flask-rabbitmq",
         "collector_topology": "bundled",
         "framework": "flask",
-        "exporters": ["otlp_http"],
+        # The worker's metrics scraped from its own exporter too.
+        "exporters": ["otlp_http", "prometheus"],
         "messaging": "rabbitmq",
         "broker_address": "rabbitmq.messaging.svc:5672",
     },
