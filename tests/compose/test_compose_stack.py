@@ -1,15 +1,20 @@
-"""Compose tier, per framework: podman-compose brings up the rendered compose.yaml, with a
-test-only override file that swaps in locally built images (the service's, and stand-ins
-for the collector, Jaeger v2 and Prometheus: tests/compose/standins.py), publishes on free
-loopback ports, and leaves the AGPL services (Grafana, Loki) out of the run. Then: every
+"""Compose tier, per live case (each framework; the configuration file in CI on one, on
+all with LIVE_FILE_MODE=all: tests/support/matrix.py): podman-compose brings up the
+rendered compose.yaml, with a test-only override file that swaps in locally built images
+(the service's, and stand-ins for the collector, Jaeger v2 and Prometheus:
+tests/compose/standins.py), publishes on free loopback ports, renames the service's
+telemetry, and leaves the AGPL services (Grafana, Loki) out of the run. Then: every
 container is running and the ones with a healthcheck are healthy, a request's trace is in
-Jaeger with the service's spans, its metrics are in Prometheus through the collector's
-mounted config, and `down` leaves nothing behind."""
+Jaeger with the service's spans under the name and environment compose gave it (in file
+mode through the file's ${VAR} references, while the variables the file ignores change
+nothing), its metrics are in Prometheus through the collector's mounted config, and `down`
+leaves nothing behind."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -24,6 +29,7 @@ import pytest
 import yaml
 
 from tests.compose.standins import collector_image, jaeger_image, prometheus_image
+from tests.support.file_mode import IGNORED_BY_THE_FILE
 from tests.support.http import http_get, http_ok
 from tests.support.podman import BASE_PYTHON, build_image, image_tag_for, podman, wait_healthy
 from tests.support.processes import free_port, wait_until
@@ -33,6 +39,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.compose]
 # Not built or run here (AGPL): schema-checked by tests/deploy only.
 LEFT_OUT = ("grafana", "loki", "tempo")
 SERVER, CLIENT = "server", "client"
+# deployment.environment.name, from the shell through compose.yaml's
+# ${DEPLOYMENT_ENVIRONMENT:-local}.
+ENVIRONMENT_NAME = "compose-test"
 
 
 class Replace(list):
@@ -55,17 +64,23 @@ class Ports:
 
 
 def override(
-    service: str, image: str, standins: dict[str, str], ports: Ports, rendered: dict[str, Any]
+    service: str,
+    image: str,
+    standins: dict[str, str],
+    ports: Ports,
+    rendered: dict[str, Any],
+    environment: dict[str, str],
 ) -> str:
     """The test-only compose file layered over the rendered one: images built here, every
-    port on a free loopback port, and the AGPL services in a profile nobody starts."""
+    port on a free loopback port, the service's ``environment`` added, and the AGPL
+    services in a profile nobody starts."""
     services: dict[str, Any] = {
         service: {
             # Built by this test from the same Dockerfile (with pip reaching the index as
             # this machine's pip does): `up` builds only an image that does not exist.
             "image": image,
             "ports": Replace([f"127.0.0.1:{ports.service}:8000"]),
-            "environment": {"OTEL_METRIC_EXPORT_INTERVAL": "1000"},
+            "environment": {"OTEL_METRIC_EXPORT_INTERVAL": "1000", **environment},
         },
         "otel-collector": {
             "image": standins["otelcol"],
@@ -100,6 +115,8 @@ class Stack:
     files: list[Path]
     ports: Ports
     service: str
+    # service.name on its telemetry: OTEL_SERVICE_NAME, set by the override file.
+    telemetry_name: str
 
     def command(self) -> list[str]:
         """podman-compose (from this virtualenv) with the project name and both files."""
@@ -110,7 +127,9 @@ class Stack:
             *(arg for path in self.files for arg in ("--file", str(path))),
         ]
 
-    def compose(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def compose(
+        self, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """podman-compose with both files. It waits for ever on a dependency that exited
         (`podman wait --condition=running`): past ``timeout`` the test fails with the
         state and log of every container."""
@@ -121,6 +140,7 @@ class Stack:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
+                env=env,
             )
         except subprocess.TimeoutExpired:
             pass
@@ -149,14 +169,17 @@ def get_json(url: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def stack(framework: str, render, otelcol: Path, tmp_path_factory) -> Iterator[Stack]:
-    service = f"{framework}-compose"
+def stack(
+    framework: str, telemetry_config: str, render, otelcol: Path, tmp_path_factory
+) -> Iterator[Stack]:
+    service = f"{framework}-compose" + ("-file" if telemetry_config == "file" else "")
     project = render(
         service_name=service,
         framework=framework,
         python_version=BASE_PYTHON,
         exporters=["otlp_http"],
         deploy_targets=["compose", "kubernetes"],
+        telemetry_config=telemetry_config,
     )
     workdir = tmp_path_factory.mktemp(f"{framework}-compose")
     image = image_tag_for(service)
@@ -169,11 +192,17 @@ def stack(framework: str, render, otelcol: Path, tmp_path_factory) -> Iterator[S
     rendered = yaml.safe_load((project / "compose.yaml").read_text())
     ports = Ports(free_port(), free_port(), free_port(), free_port())
     override_file = workdir / "compose.test.yaml"
-    override_file.write_text(override(service, image, standins, ports, rendered))
+    environment = {
+        "OTEL_SERVICE_NAME": f"{service}-renamed",
+        **(IGNORED_BY_THE_FILE if telemetry_config == "file" else {}),
+    }
+    override_file.write_text(override(service, image, standins, ports, rendered, environment))
     name = f"{service}-{uuid.uuid4().hex[:6]}"
-    running = Stack(project, name, [project / "compose.yaml", override_file], ports, service)
+    files = [project / "compose.yaml", override_file]
+    running = Stack(project, name, files, ports, service, environment["OTEL_SERVICE_NAME"])
     try:
-        up = running.compose("up", "--detach")
+        shell = {**os.environ, "DEPLOYMENT_ENVIRONMENT": ENVIRONMENT_NAME}
+        up = running.compose("up", "--detach", env=shell)
         assert up.returncode == 0, f"compose up failed:\n{up.stderr[-3000:]}\n{running.report()}"
         yield running
     finally:
@@ -231,7 +260,14 @@ def test_a_requests_trace_is_in_jaeger(stack: Stack):
     wait_until(trace_complete, 60, f"trace {trace_id} in Jaeger")
     data = get_json(f"{jaeger}/api/traces/{trace_id}")["data"][0]
     services = {p["serviceName"] for p in data["processes"].values()}
-    assert services == {stack.service}, services
+    assert services == {stack.telemetry_name}, services
+    environments = {
+        tag["value"]
+        for process in data["processes"].values()
+        for tag in process["tags"]
+        if tag["key"] == "deployment.environment.name"
+    }
+    assert environments == {ENVIRONMENT_NAME}, environments
     kinds = [
         next((t["value"] for t in span["tags"] if t["key"] == "span.kind"), None) for span in spans
     ]
@@ -250,7 +286,7 @@ def test_metrics_reach_prometheus_through_the_mounted_config(stack: Stack):
         status, body = http_get(url)
         return json.loads(body)["data"]["result"] if status == 200 else []
 
-    selector = f'{{service_name="{stack.service}"}}'
+    selector = f'{{service_name="{stack.telemetry_name}"}}'
     # The service's own histogram, through the collector's Prometheus exporter.
     wait_until(
         lambda: bool(series(f"http_server_request_duration_seconds_count{selector}")),

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.collector import CollectorPorts
 from tests.support.faults import (
+    EXIT_LIMIT_SECONDS,
     FAST_EXPORT,
     Load,
     collector_at,
@@ -25,7 +26,6 @@ from tests.support.processes import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
-EXIT_LIMIT_SECONDS = 5.0
 LOAD_SECONDS = 2.0
 
 

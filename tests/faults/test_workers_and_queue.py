@@ -1,4 +1,5 @@
-"""gunicorn with several workers, and a burst larger than the span export queue."""
+"""gunicorn with several workers, and a burst larger than the span export queue (in file
+mode too, with LIVE_FILE_MODE=all: tests/support/matrix.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.stack import prometheus
 from tests.support.collector import CollectorPorts
@@ -69,22 +71,41 @@ def test_every_gunicorn_worker_reports_spans_and_metrics(
     assert len(span_instances()) == WORKERS, span_instances()
 
 
+def traces_sent_to(project: Path, endpoint: str, workdir: Path) -> Path:
+    """A copy of the project's otel-config.yaml whose span exporter sends to ``endpoint``.
+    The file reads no per-signal endpoint variable: a reference cannot fall back to
+    another variable (`${A:-${B}}` is not substituted), so a team sends one signal
+    elsewhere by editing its exporter, here in a copy that OTEL_CONFIG_FILE names."""
+    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    text = (project / "src" / package / "telemetry" / "otel-config.yaml").read_text()
+    line = "endpoint: ${OTEL_EXPORTER_OTLP_ENDPOINT:-http://localhost:4318}/v1/traces"
+    assert text.count(line) == 1, f"no single span exporter endpoint {line!r} in the file"
+    copy = workdir / "otel-config-traces-elsewhere.yaml"
+    copy.write_text(text.replace(line, f"endpoint: {endpoint}"))
+    return copy
+
+
+@pytest.mark.parametrize("telemetry_config", FLASK_FAULT_CONFIGS)
 def test_burst_beyond_the_span_queue_is_counted_and_harmless(
-    render, otelcol: Path, tmp_path: Path
+    render, otelcol: Path, tmp_path: Path, telemetry_config: str
 ) -> None:
-    project, bin_dir = installed_service(render, "flask")
+    project, bin_dir = installed_service(render, "flask", telemetry_config)
     ports = CollectorPorts()
+    nowhere = f"http://127.0.0.1:{free_port()}/v1/traces"
     env = {
         **FAST_EXPORT,
         # Spans go nowhere (each export attempt fails after retrying for up to 2 s),
         # through a 16-span queue; metrics reach the collector and count the drops.
         "OTEL_EXPORTER_OTLP_ENDPOINT": ports.otlp_endpoint,
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{free_port()}/v1/traces",
         "OTEL_BSP_MAX_QUEUE_SIZE": "16",
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "16",
         "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED": "true",
         "WEB_CONCURRENCY": "1",
     }
+    if telemetry_config == "file":
+        env["OTEL_CONFIG_FILE"] = str(traces_sent_to(project, nowhere, tmp_path))
+    else:
+        env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = nowhere
     config = project / "collector" / "otelcol-config.yaml"
     output = tmp_path / "collector-output.jsonl"
     with (
@@ -109,4 +130,7 @@ def test_burst_beyond_the_span_queue_is_counted_and_harmless(
             )
 
         wait_until(lambda: dropped() > 0, 30, "the SDK to count dropped spans")
+        # The span exporter's own endpoint took effect: metrics arrive, spans never do.
+        arrived = [s for s in spans(read_records(output)) if s["kind"] == 2]
+        assert not arrived, f"{len(arrived)} spans reached the collector instead of {nowhere}"
         assert server.process.poll() is None

@@ -1,8 +1,12 @@
-"""Image tier, per framework: the rendered Dockerfile, built unchanged on the stand-in
-base (scripts/install-podman), runs as the rendered Deployment runs it (flags read from
-deploy/k8s/base/deployment.yaml): its HEALTHCHECK turns healthy, it serves real requests,
-its telemetry reaches the real collector, its log has no errors, and SIGTERM flushes the
-spans and stops it within 5 s."""
+"""Image tier, per live case (each framework; the configuration file in CI on one, on
+all with LIVE_FILE_MODE=all: tests/support/matrix.py): the rendered Dockerfile, built
+unchanged from the lock on the stand-in base (scripts/install-podman), runs as the
+rendered Deployment runs it (flags read from deploy/k8s/base/deployment.yaml): its
+HEALTHCHECK turns healthy, it serves real requests, its telemetry reaches the real
+collector at the endpoint the environment names, with the resource the environment sets
+(in file mode through the file's ${VAR} references, while the variables the file ignores
+change nothing), its log has no errors, and SIGTERM flushes the spans and stops it
+within 5 s."""
 
 from __future__ import annotations
 
@@ -16,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.stack import Collector, collector
 from tests.support import otlp_json
+from tests.support.file_mode import IGNORED_BY_THE_FILE
 from tests.support.http import http_get, http_ok
 from tests.support.pod_security import run_flags
 from tests.support.podman import (
@@ -41,26 +47,40 @@ SHUTDOWN_BUDGET_S = 5.0
 IMAGE_SIZE_BUDGET = 350 * 1024 * 1024
 
 
+# What the container's environment sets on its telemetry's resource.
+ENVIRONMENT_NAME = "image-test"
+
+
 @dataclass
 class BuiltImage:
     tag: str
     project: Path
     run_flags: list[str]
+    service: str
+    telemetry_config: str
+
+    @property
+    def package(self) -> str:
+        return yaml.safe_load((self.project / ".copier-answers.yml").read_text())["package_name"]
 
 
 @pytest.fixture(scope="module")
-def built(framework: str, render, tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
+def built(
+    framework: str, telemetry_config: str, render, tmp_path_factory: pytest.TempPathFactory
+) -> BuiltImage:
+    service = f"{framework}-image" + ("-file" if telemetry_config == "file" else "")
     project = render(
-        service_name=f"{framework}-image",
+        service_name=service,
         framework=framework,
         python_version=BASE_PYTHON,
         exporters=["otlp_http"],
         deploy_targets=["compose", "kubernetes"],
+        telemetry_config=telemetry_config,
     )
-    tag = image_tag_for(f"{framework}-image")
-    build_image(project, tag, tmp_path_factory.mktemp(f"{framework}-build"))
+    tag = image_tag_for(service)
+    build_image(project, tag, tmp_path_factory.mktemp(f"{service}-build"))
     flags = run_flags(project / "deploy/k8s/base/deployment.yaml")
-    return BuiltImage(tag, project, flags)
+    return BuiltImage(tag, project, flags, service, telemetry_config)
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +107,12 @@ class Container:
 @contextmanager
 def container(built: BuiltImage, telemetry: Collector) -> Iterator[Container]:
     """The image, started as the Deployment starts it. Host networking keeps the service
-    and the collector on loopback; PORT moves the service to a free port for that."""
+    and the collector on loopback; PORT moves the service to a free port for that. The
+    collector's port is not the default one: its telemetry arriving shows the endpoint
+    variable took effect."""
     name = f"image-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
+    ignored = IGNORED_BY_THE_FILE if built.telemetry_config == "file" else {}
     try:
         podman(
             "run",
@@ -105,6 +128,11 @@ def container(built: BuiltImage, telemetry: Collector) -> Iterator[Container]:
             f"OTEL_EXPORTER_OTLP_ENDPOINT={telemetry.otlp_endpoint}",
             "--env",
             "OTEL_METRIC_EXPORT_INTERVAL=1000",
+            "--env",
+            f"DEPLOYMENT_ENVIRONMENT={ENVIRONMENT_NAME}",
+            "--env",
+            f"OTEL_RESOURCE_ATTRIBUTES=k8s.container.name={name}",
+            *(f"--env={variable}={value}" for variable, value in ignored.items()),
             built.tag,
         )
         running = Container(name, port)
@@ -164,9 +192,35 @@ def test_serves_real_requests(served: Container):
         assert status == 200, f"{path}: {status} {body[:300]!r}"
 
 
-def test_telemetry_reaches_the_collector(served: Container, telemetry: Collector, framework):
+def test_the_image_carries_the_configuration_its_mode_reads(built: BuiltImage):
+    """In file mode the installed package holds otel-config.yaml as rendered, and it is the
+    file the bootstrap loads; in environment mode there is no such file to mislead."""
+    probe = (
+        f"import json, pathlib, {built.package}.telemetry as t; "
+        "path = pathlib.Path(t.__file__).with_name('otel-config.yaml'); "
+        "print(json.dumps({'default': t.DEFAULTS.get('OTEL_CONFIG_FILE'), 'path': str(path), "
+        "'text': path.read_text() if path.exists() else None}))"
+    )
+    run = podman("run", "--rm", *built.run_flags, built.tag, "python", "-c", probe)
+    found = json.loads(run.stdout)
+    if built.telemetry_config == "environment":
+        assert found["default"] is None and found["text"] is None, found
+        return
+    rendered = built.project / "src" / built.package / "telemetry" / "otel-config.yaml"
+    assert found["text"] is not None, f"no {found['path']} in {built.tag}"
+    assert found["text"] == rendered.read_text(), f"{found['path']} differs from {rendered}"
+    assert found["default"] == found["path"], found
+    assert found["path"].startswith("/opt/venv/"), found["path"]
+
+
+def test_telemetry_reaches_the_collector(
+    built: BuiltImage, served: Container, telemetry: Collector
+):
+    """Also in file mode, where the container's environment asks for no exporter and no
+    sampling (IGNORED_BY_THE_FILE): the file is in charge and substitutes the endpoint,
+    the environment name and the resource attributes the container was given."""
     assert http_get(served.base + "/downstream")[0] == 200
-    service = f"{framework}-image"
+    service = built.service
 
     def traces() -> dict[str, int]:
         """Server spans per trace: /downstream calls /items/42 of the same service."""
@@ -176,6 +230,9 @@ def test_telemetry_reaches_the_collector(served: Container, telemetry: Collector
         return counts
 
     wait_until(lambda: max(traces().values(), default=0) >= 2, 30, "/downstream's trace")
+    resource = server_spans(telemetry, service)[0]["resource"]
+    assert resource.get("deployment.environment.name") == ENVIRONMENT_NAME, resource
+    assert resource.get("k8s.container.name") == served.name, resource
     wait_until(
         lambda: "http.server.request.duration" in metric_names(telemetry.records()),
         30,
@@ -195,7 +252,7 @@ def test_no_errors_in_the_containers_log(served: Container):
     assert not errors, "\n".join(errors)
 
 
-def test_sigterm_flushes_and_exits_in_time(built: BuiltImage, telemetry: Collector, framework):
+def test_sigterm_flushes_and_exits_in_time(built: BuiltImage, telemetry: Collector):
     with container(built, telemetry) as running:
         assert http_get(running.base + "/items/7")[0] == 200
         started = time.monotonic()
@@ -213,7 +270,7 @@ def test_sigterm_flushes_and_exits_in_time(built: BuiltImage, telemetry: Collect
         wait_until(
             lambda: any(
                 s["attrs"].get("url.path") == "/items/7"
-                for s in server_spans(telemetry, f"{framework}-image")
+                for s in server_spans(telemetry, built.service)
             ),
             15,
             "the last request's span after SIGTERM",

@@ -1,9 +1,10 @@
 """Answer combinations the Kubernetes tier renders: every framework, OTLP over HTTP and
-gRPC and none, tail sampling on and off, both backends, Operator injection, and a kubernetes-only
-project, each with its own collector (K8S_CASES); services sending to the platform's shared
-collector (PLATFORM_CASES); and that collector's kit (KIT_CASES). ALL_RENDERS is every one.
-The tiers of tests/k8s take their renders from here (the admission tier applies ALL_RENDERS
-into one API server, kube-score scores each)."""
+gRPC and none, tail sampling on and off, both backends, Operator injection, the
+configuration file, and a kubernetes-only project, each with its own collector
+(K8S_CASES); services sending to the platform's shared collector (PLATFORM_CASES); and
+that collector's kit (KIT_CASES). ALL_RENDERS is every one. The tiers of tests/k8s take
+their renders from here (the admission tier applies ALL_RENDERS into one API server,
+kube-score scores each)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,15 @@ K8S_CASES: list[dict[str, Any]] = [
         "messaging": "rabbitmq",
         "broker_address": "rabbitmq.messaging.svc:5672",
     },
+    # The configuration file in charge (test_file_mode_env.py: every OTEL_* variable the
+    # manifests set is one the file reads).
+    {
+        "service_name": "k8s-django-file",
+        "collector_topology": "bundled",
+        "framework": "django",
+        "exporters": ["otlp_http", "prometheus"],
+        "telemetry_config": "file",
+    },
 ]
 
 
@@ -114,6 +124,16 @@ PLATFORM_CASES: list[dict[str, Any]] = [
         "exporters": ["otlp_http"],
         "instrumentation": "operator",
         "deploy_targets": ["kubernetes"],
+    },
+    # The configuration file with the node's agent (downward API) and a worker.
+    {
+        "service_name": "k8s-flask-file-hostip",
+        "framework": "flask",
+        "exporters": ["otlp_grpc"],
+        "telemetry_config": "file",
+        "messaging": "rabbitmq",
+        "broker_address": "rabbitmq.messaging.svc:5672",
+        "platform_otlp_endpoint": "http://$(HOST_IP):4317",
     },
 ]
 

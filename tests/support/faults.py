@@ -29,6 +29,10 @@ from tests.support.venvs import find_python, install_project
 
 # Exporter timeouts, retries and flushes are what the fault tests exercise, not the
 # defaults' minute-long metric interval: metrics every second, spans and logs every 200 ms.
+# SIGTERM to exit, also with the collector down or hung: the Kubernetes grace period is
+# 30 s, and the pod's budget for the rest of its shutdown is what is left.
+EXIT_LIMIT_SECONDS = 5.0
+
 FAST_EXPORT = {
     "OTEL_METRIC_EXPORT_INTERVAL": "1000",
     "OTEL_BSP_SCHEDULE_DELAY": "200",
@@ -150,6 +154,30 @@ class Load:
 def item_path(sequence: int) -> str:
     """/items/N with N unique per request (existing items only, so every answer is 200)."""
     return f"/items/{sequence}"
+
+
+@contextmanager
+def hung(process: RunningProcess) -> Iterator[None]:
+    """``process`` stopped (SIGSTOP) and continued on exit: its listening sockets still
+    accept connections (the kernel completes the handshake) and take requests, but
+    nothing ever answers, like a collector stuck in a pause or behind a dead proxy."""
+    os.killpg(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGCONT)
+
+
+def timed_requests(base: str, path: str, seconds: float) -> list[float]:
+    """``path`` requested back to back for ``seconds``; the seconds each took (all 2xx)."""
+    took = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        status, body = http_get(f"{base}{path}")
+        took.append(time.monotonic() - started)
+        assert 200 <= status < 300, f"{path}: {status} {body[:300]!r}"
+    return took
 
 
 def terminate(process: RunningProcess, timeout: float = 30.0) -> float:
