@@ -56,6 +56,19 @@ def collector_alert_names(groups: list[dict[str, Any]]) -> set[str]:
     }
 
 
+def assert_generator_agrees(project: Path) -> None:
+    """The project's own prometheusrule.py (`make check-rules`) finds the PrometheusRule
+    current, file order included."""
+    check = subprocess.run(
+        [sys.executable, "observability/prometheusrule.py", "--check"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stderr
+
+
 def test_rules_files_follow_the_collectors(project: Path) -> None:
     """The service's rules always; the collector's whenever the project runs one of its
     own: compose's, Kubernetes bundled, or the collector config alone."""
@@ -139,15 +152,7 @@ def test_prometheus_rule_has_the_same_groups(project: Path) -> None:
         assert collector_alert_names(resource["spec"]["groups"]) == ALERTS_OF_THE_COLLECTOR
     assert resource["spec"]["groups"] == groups_of(rules_files)
     assert "prometheusrule.yaml" in yaml.safe_load(kustomization.read_text())["resources"]
-    # The project's own generator agrees, file order included.
-    check = subprocess.run(
-        [sys.executable, "observability/prometheusrule.py", "--check"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert check.returncode == 0, check.stderr
+    assert_generator_agrees(project)
 
 
 @pytest.mark.parametrize("service_name", ["aa-bundled", "zz-bundled"])
@@ -165,14 +170,7 @@ def test_prometheus_rule_orders_the_files_as_its_generator(render, service_name:
     names = [group["name"] for group in resource["spec"]["groups"]]
     collector_first = service_name > "otel-collector"
     assert names[0 if collector_first else -1] == f"{service_name}-otel-collector"
-    check = subprocess.run(
-        [sys.executable, "observability/prometheusrule.py", "--check"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert check.returncode == 0, check.stderr
+    assert_generator_agrees(project)
 
 
 def test_compose_prometheus_loads_the_rules(project: Path) -> None:
