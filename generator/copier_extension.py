@@ -139,6 +139,13 @@ def _describe(character: str) -> str:
 
 
 def service_name_problem(value: str) -> str:
+    if value == "otel-collector":
+        # compose.yaml's collector service and observability/rules/otel-collector.rules.yml
+        # already carry that name.
+        return (
+            "service_name 'otel-collector' is the name of the project's own collector: pick "
+            "another, e.g. otel-collector-api."
+        )
     if _DNS_LABEL.fullmatch(value):
         return ""
     return (

@@ -73,12 +73,24 @@ def test_validate_collector_fails_on_a_broken_config(render, otelcol: Path, tmp_
 def test_check_rules_checks_and_unit_tests_the_rules(render) -> None:
     project = render(WITH_KUBERNETES)
     rules = sorted(p.name for p in (project / "observability" / "rules").glob("*.yml"))
-    assert rules == ["demo-svc.rules.test.yml", "demo-svc.rules.yml"]
+    assert rules == [
+        "demo-svc.rules.test.yml",
+        "demo-svc.rules.yml",
+        "otel-collector.rules.test.yml",
+        "otel-collector.rules.yml",
+    ]
     result = make(project, "check-rules", PROMTOOL=promtool())
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "check rules observability/rules/demo-svc.rules.yml" in result.stdout
-    assert "test rules observability/rules/demo-svc.rules.test.yml" in result.stdout
-    assert result.stdout.count("SUCCESS") == 2
+    assert (
+        "check rules observability/rules/demo-svc.rules.yml "
+        "observability/rules/otel-collector.rules.yml" in result.stdout
+    )
+    assert (
+        "test rules observability/rules/demo-svc.rules.test.yml "
+        "observability/rules/otel-collector.rules.test.yml" in result.stdout
+    )
+    # promtool's SUCCESS per rules file checked and per unit-test file run.
+    assert result.stdout.count("SUCCESS") == 4
 
 
 def test_check_rules_fails_on_a_broken_rule(render, tmp_path: Path) -> None:

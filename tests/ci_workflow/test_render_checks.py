@@ -1,6 +1,6 @@
 """The render's own checks, as its team runs them: on a freshly committed render,
 `make install`, then `make lint test validate` pass with the pinned tools (the test
-collector, promtool, kustomize, and what uv runs: kubernetes-validate, hadolint), and
+collector, promtool, kustomize, and what uv runs: kubernetes-validate, hadolint, checkov), and
 `make format` leaves no diff.
 
 By default one matrix entry per framework, chosen so that together they cover every
@@ -91,6 +91,9 @@ def test_make_lint_test_validate_pass_and_format_changes_nothing(
         "SUCCESS",  # promtool
         "hadolint Dockerfile",
         "kubernetes-validate --strict",
+        "checkov Dockerfile deploy/k8s/overlays/dev deploy/k8s/overlays/prod",
+        "dockerfile scan results",  # checkov
+        "kubernetes scan results",
     ):
         assert evidence in checked.stdout, f"{evidence!r} not in:\n{checked.stdout[-3000:]}"
 

@@ -128,6 +128,8 @@ def test_checks_follow_the_answers(project: Path, answers: dict[str, Any]) -> No
     assert ("validate-k8s" in targets) == expects_kubernetes(answers)
     assert ("check-dashboard" in targets) == expects_dashboard(answers)
     assert "check-update" in targets
+    # checkov on the Dockerfile and, with Kubernetes, on the built overlays.
+    assert "scan-security" in targets
 
 
 def test_github_expressions_survive_jinja(github_project: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.k8s.cases import K8S_CASES, OVERLAYS, case_id
 from tests.k8s.crds import CrdsByKind, crd_files
 from tests.support.built_tools import built_tool
 from tests.support.kube_apiserver import Binaries, KubeApi, kube_apiserver
@@ -78,6 +79,19 @@ def build_overlay(k8s_tools: K8sTools) -> BuildOverlay:
         return cache[key]
 
     return _build
+
+
+@pytest.fixture(params=K8S_CASES, ids=case_id)
+def project(request: pytest.FixtureRequest, render) -> Path:
+    """A rendered project of each Kubernetes case (a module may narrow the cases with a
+    `project` fixture of its own)."""
+    return render(request.param)
+
+
+@pytest.fixture(params=OVERLAYS)
+def built(request: pytest.FixtureRequest, project: Path, build_overlay: BuildOverlay) -> Build:
+    """``project``'s overlays, each as kustomize builds it."""
+    return build_overlay(project, request.param)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ claiming each other's objects."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,36 +41,34 @@ def field_manager(case: dict[str, Any], overlay: str) -> str:
     return f"{FIELD_MANAGER_PREFIX}{case_id(case)}-{overlay}"
 
 
-def applied(
-    kube_api: KubeApi,
-    crds: CrdsByKind,
-    render,
-    build_overlay: BuildOverlay,
-    case: dict[str, Any],
-    overlay: str,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    project: Path = render(case)
-    objects = build_overlay(project, overlay).objects
-    install_crds(kube_api, objects, crds)
-    return objects, admission_problems(kube_api, objects, field_manager(case, overlay))
+Apply = Callable[[dict[str, Any], str], tuple[list[dict[str, Any]], list[str]]]
+
+
+@pytest.fixture
+def apply(kube_api: KubeApi, crds: CrdsByKind, render, build_overlay: BuildOverlay) -> Apply:
+    """Applies one overlay of one render (its CRDs first): its objects and every refusal
+    and warning."""
+
+    def _apply(case: dict[str, Any], overlay: str) -> tuple[list[dict[str, Any]], list[str]]:
+        project: Path = render(case)
+        objects = build_overlay(project, overlay).objects
+        install_crds(kube_api, objects, crds)
+        return objects, admission_problems(kube_api, objects, field_manager(case, overlay))
+
+    return _apply
 
 
 @pytest.mark.parametrize(("case", "overlay"), RENDERS)
 def test_api_server_admits_every_object_without_warnings(
-    kube_api: KubeApi,
-    crds: CrdsByKind,
-    render,
-    build_overlay: BuildOverlay,
-    case: dict[str, Any],
-    overlay: str,
+    apply: Apply, case: dict[str, Any], overlay: str
 ) -> None:
-    objects, problems = applied(kube_api, crds, render, build_overlay, case, overlay)
+    objects, problems = apply(case, overlay)
     assert objects
     assert not problems, "\n".join(problems)
 
 
 def test_renders_share_one_cluster_without_collisions(
-    kube_api: KubeApi, crds: CrdsByKind, render, build_overlay: BuildOverlay
+    kube_api: KubeApi, apply: Apply, render, build_overlay: BuildOverlay
 ) -> None:
     """No two renders name the same object (same group, kind, namespace and name): the
     second would silently take over the first's. Checked on the builds, then on the
@@ -91,7 +90,7 @@ def test_renders_share_one_cluster_without_collisions(
 
     problems = []
     for (_, overlay), (case, objects) in builds.items():
-        _, admission = applied(kube_api, crds, render, build_overlay, case, overlay)
+        _, admission = apply(case, overlay)
         problems += admission
         for obj in objects:
             renders = {m for m in managers(kube_api, obj) if m.startswith(FIELD_MANAGER_PREFIX)}

@@ -7,29 +7,16 @@ OR-ed, a rule without `to` or `ports` allows any), on every overlay of every cas
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from tests.k8s.cases import K8S_CASES, OVERLAYS, case_id
-from tests.k8s.conftest import Build, BuildOverlay
+from tests.k8s.conftest import Build
 
 DNS = ({"k8s-app": "kube-dns"}, "kube-system")
 KUBERNETES_API_PORT = 443
 # A default in the collector config: ${env:NAME:-host:port} or ${env:NAME:-scheme://host:port/...}
 _ENDPOINT_PORT = re.compile(r"^(?:[a-z]+://)?(?P<host>[^:/]+):(?P<port>\d+)")
-
-
-@pytest.fixture(params=K8S_CASES, ids=case_id)
-def project(request: pytest.FixtureRequest, render) -> Path:
-    return render(request.param)
-
-
-@pytest.fixture(params=OVERLAYS)
-def built(request: pytest.FixtureRequest, project: Path, build_overlay: BuildOverlay) -> Build:
-    return build_overlay(project, request.param)
 
 
 def pod_labels(workload: dict[str, Any]) -> dict[str, str]:

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 
 from tests.k8s import operator_crds
-from tests.k8s.cases import K8S_CASES, OVERLAYS, case_id
+from tests.k8s.cases import OVERLAYS
 from tests.k8s.conftest import Build, BuildOverlay
 from tests.k8s.workloads import (
     WORKLOAD_KINDS,
@@ -29,16 +29,6 @@ from tests.k8s.workloads import (
 # The newest Kubernetes whose schemas kubernetes-validate ships.
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 RECOMMENDED_LABELS = ("name", "instance", "component", "part-of", "managed-by")
-
-
-@pytest.fixture(params=K8S_CASES, ids=case_id)
-def project(request: pytest.FixtureRequest, render) -> Path:
-    return render(request.param)
-
-
-@pytest.fixture(params=OVERLAYS)
-def built(request: pytest.FixtureRequest, project: Path, build_overlay: BuildOverlay) -> Build:
-    return build_overlay(project, request.param)
 
 
 def app_name(project: Path) -> str:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.processes import free_port, port_open, wait_until
+from tests.support.processes import free_port, port_open, stop_group, wait_until
 
 START_TIMEOUT_SECONDS = 60
 LOOPBACK_ONLY = "-kernel inet_dist_use_interface {127,0,0,1}"
@@ -111,13 +111,8 @@ class RabbitMQ:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker (SIGTERM: it closes client connections and exits) and its epmd."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, timeout)
         # epmd daemonises out of the broker's process group: stop it by its port.
         subprocess.run(
             ["epmd", "-kill"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +74,7 @@ def observed_collector(
 
 @contextmanager
 def prometheus_with_rules(
-    collector: ObservedCollector, rules_file: Path, workdir: Path
+    collector: ObservedCollector, rules_files: Sequence[Path], workdir: Path
 ) -> Iterator[Prometheus]:
     """Prometheus scraping the collector's two endpoints every second and evaluating the
     rendered rules every second (the compose stack does the same every 15 s)."""
@@ -82,6 +82,6 @@ def prometheus_with_rules(
         collector.exporter_port,
         workdir,
         telemetry_port=collector.telemetry_port,
-        rule_files=[rules_file],
+        rule_files=rules_files,
     ) as server:
         yield server

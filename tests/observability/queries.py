@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,22 +102,26 @@ def variable_queries(dashboard: dict[str, Any]) -> list[Query]:
     ]
 
 
-def rule_queries(rules_file: Path) -> list[Query]:
-    groups = yaml.safe_load(rules_file.read_text())["groups"]
+def groups_of(rules_files: Sequence[Path]) -> list[dict[str, Any]]:
+    return [group for path in rules_files for group in yaml.safe_load(path.read_text())["groups"]]
+
+
+def rule_queries(rules_files: Sequence[Path]) -> list[Query]:
     return [
         Query(f"rule '{rule.get('record') or rule.get('alert')}'", rule["expr"], "prometheus")
-        for group in groups
+        for group in groups_of(rules_files)
         for rule in group["rules"]
     ]
 
 
-def recording_rules(rules_file: Path) -> set[str]:
-    groups = yaml.safe_load(rules_file.read_text())["groups"]
+def recording_rules(rules_files: Sequence[Path]) -> set[str]:
+    groups = groups_of(rules_files)
     return {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
 
 
-def rendered(project: Path) -> tuple[Path, Path | None]:
-    """The project's rules file and dashboard (None when `dashboard` is false)."""
-    (rules_file,) = (project / "observability/rules").glob("*.rules.yml")
+def rendered(project: Path) -> tuple[list[Path], Path | None]:
+    """The project's rules files (the service's and, with a collector of its own, the
+    collector's) and its dashboard (None when `dashboard` is false)."""
+    rules_files = sorted((project / "observability/rules").glob("*.rules.yml"))
     dashboards = sorted((project / "observability/dashboards").glob("*.json"))
-    return rules_file, (dashboards[0] if dashboards else None)
+    return rules_files, (dashboards[0] if dashboards else None)

@@ -60,8 +60,8 @@ def installed(framework: str, telemetry_config: str, render) -> tuple[Path, Path
         "logs_backend": "loki",
         "dashboard": True,
         "telemetry_config": telemetry_config,
-        # The contract runs the project's own collector, whose alerts the rules then carry
-        # (with the platform's shared collector, its kit has them).
+        # The contract runs the project's own collector, whose alerts it then has
+        # (observability/rules/otel-collector.rules.yml).
         "collector_topology": "bundled",
     }
     suffix = "-file" if telemetry_config == "file" else ""
@@ -85,7 +85,7 @@ def test_every_panel_and_rule_returns_live_data(
     framework: str, installed: tuple[Path, Path], otelcol: Path, tmp_path: Path
 ) -> None:
     project, bin_dir = installed
-    rules_file, dashboard_file = rendered(project)
+    rules_files, dashboard_file = rendered(project)
     assert dashboard_file is not None
     dashboard = json.loads(dashboard_file.read_text())
     config = project / "collector" / "otelcol-config.yaml"
@@ -95,7 +95,7 @@ def test_every_panel_and_rule_returns_live_data(
         loopback_server(400) as rejecting_backend,
         loopback_server(200, SLOW_DOWNSTREAM_SECONDS) as slow_downstream,
         observed_collector(otelcol, config, tmp_path, rejecting_backend) as collector,
-        prometheus_with_rules(collector, rules_file, tmp_path) as prometheus,
+        prometheus_with_rules(collector, rules_files, tmp_path) as prometheus,
     ):
         env = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_endpoint,
@@ -148,9 +148,9 @@ def test_every_panel_and_rule_returns_live_data(
                 if query.datasource == "prometheus":
                     expr = ZERO_FALLBACK.sub("", substitute(query.expr, environment))
                     checks.append(Query(query.where, expr, "prometheus"))
-            for query in rule_queries(rules_file):
+            for query in rule_queries(rules_files):
                 checks.append(Query(query.where, as_condition_value(query.expr), "prometheus"))
-            for record in sorted(recording_rules(rules_file)):
+            for record in sorted(recording_rules(rules_files)):
                 checks.append(Query(f"recorded series '{record}'", record, "prometheus"))
             for alert in ALERTS_EXPECTED:
                 checks.append(

@@ -104,9 +104,9 @@ def test_uid_is_stable_and_valid(project: Path, render) -> None:
 
 
 def test_queries_use_only_the_names_in_copier_yml(project: Path) -> None:
-    rules_file, dashboard = rendered(project)
-    allowed = allowed_series_names(recording_rules(rules_file))
-    queries = rule_queries(rules_file)
+    rules_files, dashboard = rendered(project)
+    allowed = allowed_series_names(recording_rules(rules_files))
+    queries = rule_queries(rules_files)
     if dashboard is not None:
         data = json.loads(dashboard.read_text())
         queries += [q for q in dashboard_queries(data) if q.datasource == "prometheus"]

@@ -16,6 +16,7 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
     ({"service_name": "checkout-"}, ["service_name 'checkout-'", "ending with a letter or digit"]),
     ({"service_name": "a" * 64}, ["is not a DNS-1123 label", "1-63"]),
     ({"service_name": "check_out"}, ["service_name 'check_out'", "e.g. checkout-api"]),
+    ({"service_name": "otel-collector"}, ["service_name 'otel-collector'", "pick another"]),
     ({"package_name": "Checkout"}, ["package_name 'Checkout'", "lowercase Python identifier"]),
     ({"package_name": "1pkg"}, ["package_name '1pkg'", "not starting with a digit"]),
     ({"package_name": "flask"}, ["package_name 'flask'", "shadow", "flask_service"]),

@@ -35,6 +35,20 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def stop_group(process: subprocess.Popen, timeout: float) -> float:
+    """SIGTERM the process group of ``process`` (started with start_new_session), SIGKILL it
+    after ``timeout``; returns seconds to exit."""
+    started = time.monotonic()
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return time.monotonic() - started
+
+
 class RunningProcess:
     def __init__(self, process: subprocess.Popen, log_path: Path) -> None:
         self.process = process
@@ -49,15 +63,7 @@ class RunningProcess:
 
     def stop(self, timeout: float = 10.0) -> float:
         """SIGTERM the process group, SIGKILL it after ``timeout``; returns seconds to exit."""
-        started = time.monotonic()
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return time.monotonic() - started
+        return stop_group(self.process, timeout)
 
 
 @contextmanager
