@@ -138,13 +138,29 @@ def _describe(character: str) -> str:
     return "a control character"
 
 
+# The other services of the rendered compose.yaml (its local collector, backends, broker
+# and worker): a service of the same name would replace one of them, and the collector's
+# name is also that of its rules file (tests/deploy checks this list against compose.yaml).
+COMPOSE_SERVICES = frozenset(
+    {
+        "otel-collector",
+        "jaeger",
+        "tempo",
+        "loki",
+        "prometheus",
+        "grafana",
+        "rabbitmq",
+        "kafka",
+        "worker",
+    }
+)
+
+
 def service_name_problem(value: str) -> str:
-    if value == "otel-collector":
-        # compose.yaml's collector service and observability/rules/otel-collector.rules.yml
-        # already carry that name.
+    if value in COMPOSE_SERVICES:
         return (
-            "service_name 'otel-collector' is the name of the project's own collector: pick "
-            "another, e.g. otel-collector-api."
+            f"service_name {value!r} is taken by the project's local stack (compose.yaml): "
+            f"pick another, e.g. {value}-api."
         )
     if _DNS_LABEL.fullmatch(value):
         return ""

@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
+from generator.copier_extension import COMPOSE_SERVICES
 from generator.rendering import TEMPLATE_ROOT
 from tests.deploy.cases import COMPOSE_CASES, case_id
 
@@ -246,3 +247,12 @@ def test_make_targets_use_the_chosen_container_engine(
         check=True,
     )
     assert expected in dry_run.stdout, dry_run.stdout
+
+
+def test_service_names_taken_by_the_stack_are_refused(project: Path) -> None:
+    """Every compose service but the app is one the service_name validator refuses, so an
+    answer can never replace the collector, a backend, the broker or the worker."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    services = set(yaml.safe_load((project / "compose.yaml").read_text())["services"])
+    assert answers["service_name"] in services
+    assert services - {answers["service_name"]} <= COMPOSE_SERVICES

@@ -17,6 +17,8 @@ REFUSALS: list[tuple[dict[str, Any], list[str]]] = [
     ({"service_name": "a" * 64}, ["is not a DNS-1123 label", "1-63"]),
     ({"service_name": "check_out"}, ["service_name 'check_out'", "e.g. checkout-api"]),
     ({"service_name": "otel-collector"}, ["service_name 'otel-collector'", "pick another"]),
+    ({"service_name": "worker"}, ["service_name 'worker'", "compose.yaml", "worker-api"]),
+    ({"service_name": "prometheus"}, ["service_name 'prometheus'", "prometheus-api"]),
     ({"package_name": "Checkout"}, ["package_name 'Checkout'", "lowercase Python identifier"]),
     ({"package_name": "1pkg"}, ["package_name '1pkg'", "not starting with a digit"]),
     ({"package_name": "flask"}, ["package_name 'flask'", "shadow", "flask_service"]),
