@@ -29,11 +29,6 @@ GATEWAY_CONFIG = Path("collector") / "otelcol-config.yaml"
 AGENT_CONFIG = Path("collector") / "otelcol-agent.yaml"
 
 
-@pytest.fixture(params=K8S_CASES, ids=case_id)
-def project(request: pytest.FixtureRequest, render) -> Path:
-    return render(request.param)
-
-
 # What the downward API would give a pod, for fieldRef variables.
 FIELD_VALUES = {
     "spec.nodeName": "node-1",
