@@ -308,6 +308,26 @@ def test_metrics_reach_prometheus_through_the_mounted_config(stack: Stack):
     )
 
 
+def test_prometheus_loads_the_service_and_collector_rules(stack: Stack):
+    """The stack's Prometheus evaluates the service's SLO rules and the alerts for the
+    collector compose runs, with Kubernetes on the platform's collector too."""
+    prometheus = f"http://127.0.0.1:{stack.ports.prometheus}"
+    groups: set[str] = set()
+
+    def rules_loaded() -> bool:
+        try:
+            status, body = http_get(f"{prometheus}/api/v1/rules")
+        except OSError:  # not listening yet
+            return False
+        if status == 200:
+            groups.update(g["name"] for g in json.loads(body)["data"]["groups"])
+        return bool(groups)
+
+    wait_until(rules_loaded, 60, "Prometheus to load its rules")
+    service = stack.service
+    assert {f"{service}-slo-recording", f"{service}-otel-collector"} <= groups, groups
+
+
 def test_collector_logs_no_config_errors(stack: Stack):
     logs = stack.compose("logs", "otel-collector")
     text = logs.stdout + logs.stderr
