@@ -17,6 +17,9 @@ nothing else, against an empty interpreter.
 Run with the rendered service's interpreter (it has the SDK and exporters installed):
 
     build/bench/flask/.venv/bin/python bench/floor.py   # prints JSON
+
+bench/instructions.py counts its instructions per request too (cases ``floor``,
+``floor10``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -102,8 +105,9 @@ class _EncodingLogExporter(LogRecordExporter):
         return True
 
 
-def per_request_cpu_us(sampler: Sampler, repeats: int = REPEATS) -> dict[str, float]:
-    """Median process CPU µs per request over ``repeats`` runs of REQUESTS requests."""
+def floor_requests(sampler: Sampler) -> Callable[[int], float]:
+    """A function that makes n floor requests, flushes the batch processors and returns
+    the process CPU µs per request."""
     resource = Resource.create({"service.name": "floor", "service.version": "0.1.0"})
     tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
     tracer_provider.add_span_processor(BatchSpanProcessor(_EncodingSpanExporter()))
@@ -136,9 +140,27 @@ def per_request_cpu_us(sampler: Sampler, repeats: int = REPEATS) -> dict[str, fl
         logger_provider.force_flush()
         return (time.process_time() - start) * 1e6 / requests
 
+    return run
+
+
+def per_request_cpu_us(sampler: Sampler, repeats: int = REPEATS) -> dict[str, float]:
+    """Median process CPU µs per request over ``repeats`` runs of REQUESTS requests."""
+    run = floor_requests(sampler)
     run(2_000)  # warm-up
     samples = [run(REQUESTS) for _ in range(repeats)]
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
+
+
+def counted(sampler: Sampler, requests: int) -> None:
+    """bench/instructions.py's protocol: warm up, print "ready", wait for a line, make
+    ``requests`` requests, print "done", wait for a line."""
+    run = floor_requests(sampler)
+    run(200)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    run(requests)
+    print("done", flush=True)
+    sys.stdin.readline()
 
 
 def import_ms() -> dict[str, float]:
@@ -161,6 +183,11 @@ def import_ms() -> dict[str, float]:
 
 
 def main() -> None:
+    if "--wait" in sys.argv[1:]:
+        # Under callgrind (bench/instructions.py): `floor.py REQUESTS --wait [--ratio10]`.
+        ratio10 = "--ratio10" in sys.argv[1:]
+        counted(ParentBased(TraceIdRatioBased(0.1)) if ratio10 else ALWAYS_ON, int(sys.argv[1]))
+        return
     # --cpu-only: one quick CPU measurement, as bench/run.py takes in every round.
     cpu_only = "--cpu-only" in sys.argv[1:]
     repeats = 1 if cpu_only else REPEATS
