@@ -14,7 +14,9 @@ revision, or the zero-code set-up's sitecustomize). The program starts under ``v
 --tool=callgrind --instr-atstart=no``, imports and warms up uninstrumented, then
 instrumentation goes on for the measured requests only (``callgrind_control``), export
 threads and the final flush included. Needs an OTLP receiver at
-OTEL_EXPORTER_OTLP_ENDPOINT (bench/run.py's collector, or any).
+OTEL_EXPORTER_OTLP_ENDPOINT (bench/run.py's collector, or any). ``--results FILE`` adds
+the counts to bench/run.py's results file under "instructions" (the framework is the
+project folder's name), where bench/report.py renders them.
 
 The batch processors export when a batch is full and at the final flush only, and the
 metric reader not at all (``STEADY_EXPORTS``), as under load: on their timers they would
@@ -26,6 +28,7 @@ varying from run to run).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -145,6 +148,7 @@ def main() -> None:
     parser.add_argument("project", type=Path)
     parser.add_argument("cases", nargs="+")
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--results", type=Path, help="bench/run.py's results file to add to")
     args = parser.parse_args()
     project = args.project.resolve()
     named = named_cases(project)
@@ -156,6 +160,15 @@ def main() -> None:
             module, env = named[module][0], {**named[module][1], **env}
         per_request = count(project, module, env, args.requests)
         print(f"{name}\t{per_request / 1000:.0f}k instructions/request", flush=True)
+        if args.results:
+            record(args.results, project.name, name, per_request, args.requests)
+
+
+def record(results: Path, framework: str, case: str, per_request: float, requests: int) -> None:
+    data = json.loads(results.read_text()) if results.exists() else {}
+    counts = data.setdefault("instructions", {"requests": requests, "frameworks": {}})
+    counts["frameworks"].setdefault(framework, {})[case] = round(per_request)
+    results.write_text(json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":
