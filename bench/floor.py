@@ -11,12 +11,19 @@ SDK's own classes with no web framework, no instrumentation library and no netwo
 (the exporters encode and serialise, then drop the bytes), and reports the process CPU
 time per request. Nothing the template chooses can make a request cheaper than this.
 
+With 10% head sampling the metrics stay per request, and the span and the log record
+only for the sampled requests, as in the service (its OTLP log export follows the
+sampler).
+
 Import floor: a fresh interpreter importing the SDK and the OTLP/HTTP exporters, and
 nothing else, against an empty interpreter.
 
 Run with the rendered service's interpreter (it has the SDK and exporters installed):
 
     build/bench/flask/.venv/bin/python bench/floor.py   # prints JSON
+
+bench/instructions.py counts its instructions per request too (cases ``floor``,
+``floor10``).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -102,8 +109,9 @@ class _EncodingLogExporter(LogRecordExporter):
         return True
 
 
-def per_request_cpu_us(sampler: Sampler, repeats: int = REPEATS) -> dict[str, float]:
-    """Median process CPU µs per request over ``repeats`` runs of REQUESTS requests."""
+def floor_requests(sampler: Sampler) -> Callable[[int], float]:
+    """A function that makes n floor requests, flushes the batch processors and returns
+    the process CPU µs per request."""
     resource = Resource.create({"service.name": "floor", "service.version": "0.1.0"})
     tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
     tracer_provider.add_span_processor(BatchSpanProcessor(_EncodingSpanExporter()))
@@ -123,7 +131,9 @@ def per_request_cpu_us(sampler: Sampler, repeats: int = REPEATS) -> dict[str, fl
         with tracer.start_as_current_span(
             "GET /hello", kind=SpanKind.SERVER, attributes=SPAN_ATTRIBUTES
         ) as span:
-            handler.emit(record)
+            if span.get_span_context().trace_flags.sampled:
+                # As the service: an unsampled request's INFO line is not exported.
+                handler.emit(record)
             span.set_attribute("http.response.status_code", 200)
             duration.record(0.001, DURATION_ATTRIBUTES)
         active.add(-1, ACTIVE_ATTRIBUTES)
@@ -136,9 +146,27 @@ def per_request_cpu_us(sampler: Sampler, repeats: int = REPEATS) -> dict[str, fl
         logger_provider.force_flush()
         return (time.process_time() - start) * 1e6 / requests
 
+    return run
+
+
+def per_request_cpu_us(sampler: Sampler, repeats: int = REPEATS) -> dict[str, float]:
+    """Median process CPU µs per request over ``repeats`` runs of REQUESTS requests."""
+    run = floor_requests(sampler)
     run(2_000)  # warm-up
     samples = [run(REQUESTS) for _ in range(repeats)]
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
+
+
+def counted(sampler: Sampler, requests: int) -> None:
+    """bench/instructions.py's protocol: warm up, print "ready", wait for a line, make
+    ``requests`` requests, print "done", wait for a line."""
+    run = floor_requests(sampler)
+    run(200)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    run(requests)
+    print("done", flush=True)
+    sys.stdin.readline()
 
 
 def import_ms() -> dict[str, float]:
@@ -161,12 +189,17 @@ def import_ms() -> dict[str, float]:
 
 
 def main() -> None:
+    if "--wait" in sys.argv[1:]:
+        # Under callgrind (bench/instructions.py): `floor.py REQUESTS --wait [--ratio10]`.
+        ratio10 = "--ratio10" in sys.argv[1:]
+        counted(ParentBased(TraceIdRatioBased(0.1)) if ratio10 else ALWAYS_ON, int(sys.argv[1]))
+        return
     # --cpu-only: one quick CPU measurement, as bench/run.py takes in every round.
     cpu_only = "--cpu-only" in sys.argv[1:]
     repeats = 1 if cpu_only else REPEATS
     results = {
         "cpu_us_per_request": per_request_cpu_us(ALWAYS_ON, repeats),
-        # Metrics and the log record stay per request; only the span is sampled.
+        # Metrics stay per request; the span and its log record are sampled.
         "cpu_us_per_request_ratio10": per_request_cpu_us(
             ParentBased(TraceIdRatioBased(0.1)), repeats
         ),

@@ -242,6 +242,71 @@ def _target_row(
     return f"| {framework} | " + " | ".join(cells) + " |"
 
 
+def _instruction_tables(counts: dict[str, Any]) -> list[str]:
+    """bench/instructions.py's counts (thousands per request) and the targets by them."""
+    rows, targets = [], []
+    for framework, case in counts["frameworks"].items():
+        framework_rows, target = _instruction_rows(framework, case)
+        rows += framework_rows
+        targets.append(target)
+    return [
+        "#### Instructions per request (bench/instructions.py)",
+        "",
+        f"In-process GET /hello, {counts['requests']} requests counted by callgrind, export "
+        "threads and the final flush included; thousands of instructions per request, in "
+        "brackets above bare. The floor does only the SDK's work: all of it is overhead.",
+        "",
+        "| framework | sampling | bare | floor | ours | zero-code | tutorial |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        "| framework | ours cheapest at 100% | ours cheapest at 10% | full overhead <= 2.0x "
+        "floor | 10% overhead <= 0.5x full |",
+        "| --- | --- | --- | --- | --- |",
+        *targets,
+        "",
+    ]
+
+
+def _instruction_rows(framework: str, case: dict[str, int]) -> tuple[list[str], str]:
+    bare = case.get("bare")
+
+    def above(name: str) -> float | None:
+        value = case.get(name)
+        return None if value is None or bare is None else value - bare
+
+    def cell(name: str) -> str:
+        value, extra = case.get(name), above(name)
+        return "" if value is None or extra is None else f"{value / 1000:.0f} ({extra / 1000:.0f})"
+
+    def verdict(ok: bool, text: str) -> str:
+        return f"{'yes' if ok else '**no**'}: {text}"
+
+    rows, cells = [], []
+    for sampling, suffix, ours in (("100%", "", "full"), ("10%", "10", "ratio10")):
+        floor = case.get(f"floor{suffix}")
+        rows.append(
+            f"| {framework} | {sampling} | {_fmt(bare and bare / 1000)} | "
+            f"{_fmt(floor and floor / 1000)} | {cell(ours)} | {cell(f'zerocode{suffix}')} "
+            f"| {cell(f'tutorial{suffix}')} |"
+        )
+        mine = above(ours)
+        peers = [
+            v for v in (above(f"zerocode{suffix}"), above(f"tutorial{suffix}")) if v is not None
+        ]
+        cells.append(
+            verdict(mine <= min(peers), f"{mine / 1000:.0f}k vs {min(peers) / 1000:.0f}k")
+            if mine is not None and peers
+            else ""
+        )
+    full, sampled, floor = above("full"), above("ratio10"), case.get("floor")
+    multiple = full / floor if full is not None and floor else None
+    share = sampled / full if sampled is not None and full else None
+    cells.append("" if multiple is None else verdict(multiple <= 2.0, f"{multiple:.2f}x"))
+    cells.append("" if share is None else verdict(share <= 0.5, f"{share:.2f}"))
+    return rows, f"| {framework} | " + " | ".join(cells) + " |"
+
+
 def render_results(results: dict[str, Any]) -> str:
     settings = results["settings"]
     machine = results["machine"]
@@ -264,6 +329,7 @@ def render_results(results: dict[str, Any]) -> str:
         "(min-max over rounds); ratios are per round against the bare run of the same round.",
         "",
         *_peer_tables(results),
+        *(_instruction_tables(results["instructions"]) if "instructions" in results else []),
         "#### Every case",
         "",
         *_throughput_tables(results["runs"]),
