@@ -1,5 +1,6 @@
-"""Fixtures of the messaging tier: per framework, one rendered service installed once, one
-RabbitMQ broker of its own and the real collector with the rendered config."""
+"""Fixtures of the messaging tier: per live case (each framework, and the configuration
+file), one rendered service installed once, one RabbitMQ broker of its own and the real
+collector with the rendered config."""
 
 from __future__ import annotations
 
@@ -22,12 +23,27 @@ def rabbitmq_server() -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(render, framework: str) -> tuple[Path, Path]:
+def framework(live_case: tuple[str, str]) -> str:
+    """Each live case's framework; ``telemetry_config`` says how its SDK is configured."""
+    return live_case[0]
+
+
+@pytest.fixture(scope="module")
+def installed(render, framework: str, telemetry_config: str) -> tuple[Path, Path]:
     """The rendered service with RabbitMQ messaging, installed: (project, venv bin)."""
     answers = next(
         a for a in MESSAGING_MATRIX if a["framework"] == framework and a["messaging"] == "rabbitmq"
     )
-    return installed_render(render, {**answers, "python_version": PYTHON_BY_FRAMEWORK[framework]})
+    suffix = "-file" if telemetry_config == "file" else ""
+    return installed_render(
+        render,
+        {
+            **answers,
+            "service_name": answers["service_name"] + suffix,
+            "python_version": PYTHON_BY_FRAMEWORK[framework],
+            "telemetry_config": telemetry_config,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
