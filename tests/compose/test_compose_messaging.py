@@ -99,7 +99,15 @@ def stack(render, otelcol: Path, tmp_path_factory, management_port: int) -> Iter
 
 
 @pytest.fixture(scope="module")
-def accepted(stack: Stack) -> dict[str, Any]:
+def broker(stack: Stack) -> None:
+    """RabbitMQ healthy, as compose.yaml's `depends_on: condition: service_healthy` makes
+    Docker Compose wait for before it starts the service: podman-compose with podman 4.3
+    starts it at once, and a publish before the broker is up answers 503."""
+    wait_healthy(stack.by_service()["rabbitmq"]["Id"], timeout=120)
+
+
+@pytest.fixture(scope="module")
+def accepted(stack: Stack, broker: None) -> dict[str, Any]:
     """One message published through the service, with secrets in payload and headers,
     under a trace the client started: its message_id and trace_id."""
     base = f"http://127.0.0.1:{stack.ports.service}"
@@ -162,12 +170,21 @@ def test_every_container_runs_and_is_healthy(stack: Stack):
         wait_healthy(started[service]["Id"], timeout=120)
 
 
-def test_management_ui_accepts_guest_on_the_published_port(stack: Stack, management_port: int):
+def test_management_ui_accepts_guest_on_the_published_port(
+    stack: Stack, broker: None, management_port: int
+):
     """compose.yaml's comment promises the management UI with guest/guest."""
-    auth = base64.b64encode(b"guest:guest").decode()
+    guest = {"Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()}
     url = f"http://127.0.0.1:{management_port}/api/overview"
-    wait_until(lambda: http_get(url, {"Authorization": f"Basic {auth}"})[0] == 200, 60, url)
-    overview = get_json(url, {"Authorization": f"Basic {auth}"})
+
+    def answers() -> bool:
+        try:
+            return http_get(url, guest)[0] == 200
+        except OSError:  # not listening (yet)
+            return False
+
+    wait_until(answers, 30, f"RabbitMQ's management API on {url}")
+    overview = get_json(url, guest)
     assert overview["management_version"], overview
 
 
