@@ -48,18 +48,43 @@ WORKDIR /prometheus
 ENTRYPOINT ["/bin/prometheus"]
 """
 
+# rabbitmq:*-management: the broker in the foreground as the rabbitmq user, logging to
+# stdout, with the management plugin, and guest/guest accepted from other containers
+# (the official image's loopback_users = none). Debian's package, whose
+# /usr/sbin/rabbitmq-server wrapper logs to a file and ignores SIGTERM: its own scripts
+# come first on PATH, as /opt/rabbitmq/sbin does in the official image. policy-rc.d keeps
+# the package from starting a broker during the build.
+_RABBITMQ = """\
+FROM {base}
+RUN printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d \\
+    && apt-get update -qq \\
+    && DEBIAN_FRONTEND=noninteractive \\
+    apt-get install -y -qq --no-install-recommends rabbitmq-server \\
+    && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d
+RUN rabbitmq-plugins enable --offline rabbitmq_management \\
+    && printf 'loopback_users = none\\nlog.console = true\\nlog.file = false\\n' \\
+    > /etc/rabbitmq/rabbitmq.conf
+ENV RABBITMQ_LOGS=- PATH=/usr/lib/rabbitmq/bin:$PATH
+USER rabbitmq
+CMD ["rabbitmq-server"]
+"""
 
-def _build(name: str, containerfile: str, binary: Path, binary_name: str, workdir: Path) -> str:
+
+def _build(name: str, containerfile: str, workdir: Path, files: dict[str, Path]) -> str:
+    """The image of ``containerfile`` with ``files`` (name in the context: path) copied
+    into its context, tagged by a hash of both."""
     text = containerfile.format(base=base_image())
     digest = hashlib.sha256(text.encode())
-    with binary.open("rb") as handle:
-        digest.update(hashlib.file_digest(handle, "sha256").digest())
+    for path in files.values():
+        with path.open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
     tag = f"localhost/otel-service-template/{name}:{digest.hexdigest()[:16]}"
     if podman("image", "exists", tag, check=False).returncode == 0:
         return tag
     context = workdir / f"{name}-context"
     context.mkdir()
-    shutil.copy2(binary, context / binary_name)
+    for context_name, path in files.items():
+        shutil.copy2(path, context / context_name)
     (context / "Containerfile").write_text(text)
     podman("build", "--tag", tag, str(context), timeout=900)
     # Older builds of this stand-in are dead weight in the image store.
@@ -70,12 +95,12 @@ def _build(name: str, containerfile: str, binary: Path, binary_name: str, workdi
 
 
 def collector_image(otelcol: Path, workdir: Path) -> str:
-    return _build("otelcol", _COLLECTOR, otelcol, "otelcol", workdir)
+    return _build("otelcol", _COLLECTOR, workdir, {"otelcol": otelcol})
 
 
 def jaeger_image(workdir: Path) -> str:
     jaeger = built_tool("build-jaeger", "JAEGER_BIN", timeout=1800)
-    return _build("jaeger", _JAEGER, jaeger, "jaeger", workdir)
+    return _build("jaeger", _JAEGER, workdir, {"jaeger": jaeger})
 
 
 def prometheus_image(workdir: Path) -> str:
@@ -84,4 +109,9 @@ def prometheus_image(workdir: Path) -> str:
     assert path, "no prometheus on PATH: scripts/test installs Debian's package"
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
     assert version.startswith("prometheus, version"), version
-    return _build("prometheus", _PROMETHEUS, Path(path).resolve(), "prometheus", workdir)
+    return _build("prometheus", _PROMETHEUS, workdir, {"prometheus": Path(path).resolve()})
+
+
+def rabbitmq_image(workdir: Path) -> str:
+    """Debian trixie's rabbitmq-server (4.0), installed by apt inside the build."""
+    return _build("rabbitmq", _RABBITMQ, workdir, {})
