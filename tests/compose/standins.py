@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from tests.support.built_tools import built_tool
-from tests.support.podman import base_image, podman
+from tests.support.podman import base_image, build_image, image_tag_for, podman
 
 # otel/opentelemetry-collector-contrib: /otelcol-contrib, config passed by compose.yaml.
 _COLLECTOR = """\
@@ -115,3 +115,18 @@ def prometheus_image(workdir: Path) -> str:
 def rabbitmq_image(workdir: Path) -> str:
     """Debian trixie's rabbitmq-server (4.0), installed by apt inside the build."""
     return _build("rabbitmq", _RABBITMQ, workdir, {})
+
+
+def stack_images(
+    project: Path, service: str, otelcol: Path, workdir: Path
+) -> tuple[str, dict[str, str]]:
+    """The service's image built from its rendered Dockerfile, and the stand-ins for the
+    collector, Jaeger and Prometheus: (service image, {override key: image})."""
+    image = image_tag_for(service)
+    build_image(project, image, workdir)
+    standins = {
+        "otelcol": collector_image(otelcol, workdir),
+        "jaeger": jaeger_image(workdir),
+        "prometheus": prometheus_image(workdir),
+    }
+    return image, standins

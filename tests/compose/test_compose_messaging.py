@@ -30,15 +30,10 @@ from tests.compose.stack import (
     override,
     running_stack,
 )
-from tests.compose.standins import (
-    collector_image,
-    jaeger_image,
-    prometheus_image,
-    rabbitmq_image,
-)
-from tests.messaging.live import publish
+from tests.compose.standins import rabbitmq_image, stack_images
+from tests.messaging.live import json_lines, publish
 from tests.support.http import http_get, http_ok
-from tests.support.podman import BASE_PYTHON, build_image, image_tag_for, wait_healthy
+from tests.support.podman import BASE_PYTHON, wait_healthy
 from tests.support.processes import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.compose, pytest.mark.xdist_group("compose-rabbitmq")]
@@ -72,13 +67,7 @@ def stack(render, otelcol: Path, tmp_path_factory, management_port: int) -> Iter
         messaging="rabbitmq",
     )
     workdir = tmp_path_factory.mktemp("compose-rabbitmq")
-    image = image_tag_for(SERVICE)
-    build_image(project, image, workdir)
-    standins = {
-        "otelcol": collector_image(otelcol, workdir),
-        "jaeger": jaeger_image(workdir),
-        "prometheus": prometheus_image(workdir),
-    }
+    image, standins = stack_images(project, SERVICE, otelcol, workdir)
     rendered = yaml.safe_load((project / "compose.yaml").read_text())
     ports = Ports(free_port(), free_port(), free_port(), free_port())
     # The worker is the same service: the same name on its telemetry, metrics every second.
@@ -124,14 +113,7 @@ def accepted(stack: Stack, broker: None) -> dict[str, Any]:
 
 
 def worker_lines(stack: Stack) -> list[dict[str, Any]]:
-    lines = []
-    for line in stack.logs("worker").splitlines():
-        if line.startswith("{"):
-            try:
-                lines.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return lines
+    return json_lines(stack.logs("worker"))
 
 
 def jaeger_trace(stack: Stack, trace_id: str) -> dict[str, Any] | None:

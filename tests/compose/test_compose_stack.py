@@ -31,10 +31,10 @@ from tests.compose.stack import (
     override,
     running_stack,
 )
-from tests.compose.standins import collector_image, jaeger_image, prometheus_image
+from tests.compose.standins import stack_images
 from tests.support.file_mode import IGNORED_BY_THE_FILE
 from tests.support.http import http_get, http_ok
-from tests.support.podman import BASE_PYTHON, build_image, image_tag_for, podman, wait_healthy
+from tests.support.podman import BASE_PYTHON, podman, wait_healthy
 from tests.support.processes import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.compose]
@@ -56,13 +56,7 @@ def stack(
         telemetry_config=telemetry_config,
     )
     workdir = tmp_path_factory.mktemp(f"{framework}-compose")
-    image = image_tag_for(service)
-    build_image(project, image, workdir)
-    standins = {
-        "otelcol": collector_image(otelcol, workdir),
-        "jaeger": jaeger_image(workdir),
-        "prometheus": prometheus_image(workdir),
-    }
+    image, standins = stack_images(project, service, otelcol, workdir)
     rendered = yaml.safe_load((project / "compose.yaml").read_text())
     ports = Ports(free_port(), free_port(), free_port(), free_port())
     environment = {

@@ -96,8 +96,13 @@ def publish(
 
 def log_lines(process: RunningProcess) -> list[dict[str, Any]]:
     """The JSON lines a process wrote (anything else, such as make's echo, is skipped)."""
+    return json_lines(process.log())
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects of ``text``, one per line; other lines are skipped."""
     lines = []
-    for line in process.log().splitlines():
+    for line in text.splitlines():
         if line.startswith("{"):
             try:
                 lines.append(json.loads(line))
