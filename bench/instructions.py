@@ -168,6 +168,14 @@ def record(results: Path, framework: str, case: str, per_request: float, request
     data = json.loads(results.read_text()) if results.exists() else {}
     counts = data.setdefault("instructions", {"requests": requests, "frameworks": {}})
     counts["frameworks"].setdefault(framework, {})[case] = round(per_request)
+    # The template the counts belong to: bench/run.py keeps them across its own runs.
+    counts["template_commit"] = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=BENCH,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     results.write_text(json.dumps(data, indent=2) + "\n")
 
 

@@ -113,6 +113,16 @@ def _fmt(value: float | None, digits: int = 0) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def _exported(runs: list[dict[str, Any]]) -> str:
+    """What reached the collector per request served: a case that drops telemetry under
+    load (a full export queue) pays less for it, and must not pass for cheaper."""
+    if not all("spans_per_request" in run for run in runs):
+        return ""
+    spans = _median([run["spans_per_request"] for run in runs])
+    logs = _median([run["log_records_per_request"] for run in runs])
+    return f"{spans:.2f}, {logs:.2f}"
+
+
 def _peer_tables(results: dict[str, Any]) -> list[str]:
     """Ours against the peers and the floor, per framework, at 100% and 10% sampling."""
     runs, floors = results["runs"], results.get("floor_rounds", [])
@@ -130,24 +140,34 @@ def _peer_tables(results: dict[str, Any]) -> list[str]:
         "the floor measured in the same round at the same sampling (100% or 10%); *10% / "
         "100%*: the overhead at 10% sampling over the overhead at 100%; *import +ms*: CPU "
         "ms of a fresh interpreter from its start to the app imported, minus bare's (for "
-        "the floor: the SDK and OTLP/HTTP exporters alone). Medians over rounds.",
+        "the floor: the SDK and OTLP/HTTP exporters alone); *of it system*: the kernel's "
+        "part of the CPU time; *exported*: spans and log records the collector received "
+        "per request served (one of each per request is everything at 100%; FastAPI's "
+        "peers also export the ASGI instrumentation's send and receive spans). Medians "
+        "over rounds.",
         "",
     ]
     summary: list[str] = []
+    rate = results["settings"].get("latency_rate")
+    at_rate = f" at {rate} req/s" if rate else ""
+    # Latency at a constant rate every case sustains where measured; else under wrk.
+    p50, p99 = ("fixed_rate_p50_ms", "fixed_rate_p99_ms") if rate else ("p50_ms", "p99_ms")
     for framework in dict.fromkeys(run["framework"] for run in runs):
         lines += [
             f"##### {framework}",
             "",
-            "| set-up | sampling | CPU µs/req | above bare µs | x floor | 10% / 100% | req/s "
-            "| p50 ms | p99 ms | RSS MB | import +ms |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| set-up | sampling | CPU µs/req | of it system | above bare µs | x floor "
+            f"| 10% / 100% | exported spans, logs per req | req/s | p50 ms{at_rate} "
+            f"| p99 ms{at_rate} | RSS MB | import +ms |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         bare = _per_round(runs, framework, "bare")
         lines.append(
-            f"| bare | | {_fmt(_median([r['cpu_us_per_request'] for r in bare.values()]))} | | "
-            f"| | {_fmt(_median([r['requests_per_second'] for r in bare.values()]))} "
-            f"| {_fmt(_median([r['p50_ms'] for r in bare.values()]), 2)} "
-            f"| {_fmt(_median([r['p99_ms'] for r in bare.values()]), 2)} "
+            f"| bare | | {_fmt(_median([r['cpu_us_per_request'] for r in bare.values()]))} "
+            f"| {_fmt(_median([r.get('system_us_per_request', 0) for r in bare.values()]))} "
+            f"| | | | | {_fmt(_median([r['requests_per_second'] for r in bare.values()]))} "
+            f"| {_fmt(_median([r[p50] for r in bare.values()]), 2)} "
+            f"| {_fmt(_median([r[p99] for r in bare.values()]), 2)} "
             f"| {_fmt(_median([r['rss_mb'] for r in bare.values()]))} | |"
         )
         overhead: dict[tuple[str, str], float | None] = {}
@@ -183,18 +203,19 @@ def _peer_tables(results: dict[str, Any]) -> list[str]:
                 lines.append(
                     f"| {label} | {sampling} "
                     f"| {_fmt(_median([r['cpu_us_per_request'] for r in values]))} "
+                    f"| {_fmt(_median([r.get('system_us_per_request', 0) for r in values]))} "
                     f"| {_fmt(overhead[(label, sampling)])} | {_fmt(_median(multiple), 2)} "
-                    f"| {_fmt(_median(share), 2)} "
+                    f"| {_fmt(_median(share), 2)} | {_exported(values)} "
                     f"| {_fmt(_median([r['requests_per_second'] for r in values]))} "
-                    f"| {_fmt(_median([r['p50_ms'] for r in values]), 2)} "
-                    f"| {_fmt(_median([r['p99_ms'] for r in values]), 2)} "
+                    f"| {_fmt(_median([r[p50] for r in values]), 2)} "
+                    f"| {_fmt(_median([r[p99] for r in values]), 2)} "
                     f"| {_fmt(_median([r['rss_mb'] for r in values]))} | {_fmt(added_import)} |"
                 )
         for sampling, key in (("100%", "full"), ("10%", "ratio10")):
             value = _median(list(floor_by_round[key].values()))
             import_cell = _fmt(import_floor) if sampling == "100%" else ""
             lines.append(
-                f"| floor (bench/floor.py) | {sampling} | | {_fmt(value)} | 1.00 | | | | | "
+                f"| floor (bench/floor.py) | {sampling} | | | {_fmt(value)} | 1.00 | | | | | | "
                 f"| {import_cell} |"
             )
         lines.append("")
@@ -325,8 +346,16 @@ def render_results(results: dict[str, Any]) -> str:
         f"Python {machine['python']}, kernel {machine['kernel']}. "
         f"wrk -t{settings['threads']} -c{settings['connections']}, {settings['warmup']:g} s "
         f"warm-up then {settings['duration']:g} s measured per run, {settings['rounds']} "
-        f"interleaved rounds, gunicorn WEB_CONCURRENCY={settings['workers']}. Cells: median "
-        "(min-max over rounds); ratios are per round against the bare run of the same round.",
+        f"interleaved rounds, gunicorn WEB_CONCURRENCY={settings['workers']}"
+        + (
+            f"; then {settings['latency_duration']:g} s at a constant "
+            f"{settings['latency_rate']} req/s (vegeta) for the latency at a load every case "
+            "sustains"
+            if settings.get("latency_rate")
+            else ""
+        )
+        + ". Cells: median (min-max over rounds); ratios are per round against the bare run "
+        "of the same round; CPU and req/s are from the wrk run.",
         "",
         *_peer_tables(results),
         *(_instruction_tables(results["instructions"]) if "instructions" in results else []),

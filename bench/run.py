@@ -128,6 +128,15 @@ class Run:
     requests: int
     errors: int
     load_average: float = 0.0  # 1-minute load average when the run ended
+    system_us_per_request: float = 0.0  # the part of cpu_us_per_request spent in the kernel
+    # What reached the collector per request served (warm-up included), so a case that
+    # exports less than the others shows as such instead of as cheaper.
+    spans_per_request: float = 0.0
+    log_records_per_request: float = 0.0
+    # Latency at --latency-rate requests per second (vegeta), after the CPU run.
+    fixed_rate_p50_ms: float = 0.0
+    fixed_rate_p99_ms: float = 0.0
+    fixed_rate_errors: int = 0
 
 
 def ensure_wrk() -> str:
@@ -137,6 +146,15 @@ def ensure_wrk() -> str:
     subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True)
     subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "wrk"], check=True)
     return shutil.which("wrk") or sys.exit("bench: wrk is still missing after apt-get install")
+
+
+def vegeta_binary() -> str:
+    if binary := os.environ.get("VEGETA_BIN"):
+        return binary
+    output = subprocess.run(
+        [str(REPO / "scripts" / "build-vegeta")], check=True, capture_output=True, text=True
+    ).stdout
+    return output.strip().splitlines()[-1]
 
 
 def otelcol_binary() -> Path:
@@ -190,18 +208,34 @@ def server_command(project: Path, case: Case, port: int) -> list[str]:
     return command.split()
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+def cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """User and system CPU seconds of ``pids``, apart: the export path's cost is partly
+    system time (sockets, thread wake-ups), which instruction counts do not see."""
+    user = system = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+        user += int(fields[11])  # utime
+        system += int(fields[12])  # stime
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+# The bench collector's debug exporter logs one line per batch received, with its counts.
+_EXPORTED = re.compile(r'"(spans|log records)": (\d+)')
+
+
+def exported_since(collector_log: Path, offset: int) -> dict[str, int]:
+    """Spans and log records the collector logged after byte ``offset`` of its log."""
+    with collector_log.open("rb") as log:
+        log.seek(offset)
+        text = log.read().decode(errors="replace")
+    totals = {"spans": 0, "log records": 0}
+    for kind, number in _EXPORTED.findall(text):
+        totals[kind] += int(number)
+    return totals
 
 
 def parse_wrk(output: str) -> dict[str, float]:
@@ -224,6 +258,17 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
+def parse_vegeta(report: dict[str, Any]) -> dict[str, float]:
+    requests = report["requests"]
+    return {
+        "requests_per_second": report["throughput"],
+        "p50_ms": report["latencies"]["50th"] / 1e6,
+        "p99_ms": report["latencies"]["99th"] / 1e6,
+        "requests": requests,
+        "errors": requests - report["status_codes"].get("200", 0),
+    }
+
+
 @contextmanager
 def background(command: list[str], workdir: Path, env: dict[str, str], name: str) -> Iterator[None]:
     with running(command, cwd=workdir, env=env, log_path=workdir / f"{name}.log") as process:
@@ -236,6 +281,7 @@ class Bench:
         self.args = args
         self.workdir = workdir
         self.wrk = ensure_wrk()
+        self.vegeta = vegeta_binary() if args.latency_rate else None
         self.otlp_port = free_port()
         self.closed_port = free_port()  # nothing listens here: the "collector down" case
         self.backend_port = free_port()
@@ -261,27 +307,64 @@ class Bench:
             env["PYTHONPATH"] = f"{case.env['PYTHONPATH']}:{BENCH}"
         command = server_command(project, case, port)
         log = self.workdir / f"{framework}-{case.name}.log"
+        collector_log = self.workdir / "collector.log"
+        collector_offset = collector_log.stat().st_size
         with running(command, cwd=project, env=env, log_path=log) as server:
             # Ready means the worker answers, not just that the master listens.
             healthz = f"http://127.0.0.1:{port}/healthz"
             wait_until(lambda: http_ok(healthz), 60, f"{framework} ({case.name}) to be ready")
             url = f"http://127.0.0.1:{port}{case.path}"
-            self._wrk(url, self.args.warmup)
+            warm = parse_wrk(self._wrk(url, self.args.warmup))
             pids = process_tree(server.pid)
-            cpu_before = cpu_seconds(pids)
+            user_before, system_before = cpu_seconds(pids)
             result = parse_wrk(self._wrk(url, self.args.duration))
-            cpu_used = cpu_seconds(pids) - cpu_before
+            user_after, system_after = cpu_seconds(pids)
+            user, system = user_after - user_before, system_after - system_before
             memory = rss_mb(pids)
-            server.stop()
+            fixed_rate = self._vegeta(url) if self.vegeta else {"requests": 0}
+            server.stop()  # SIGTERM: the service flushes what it holds before exiting
+        served = max(warm["requests"] + result["requests"] + fixed_rate["requests"], 1)
+        # The collector writes a batch's line as it receives it; give the last one a moment.
+        time.sleep(0.5)
+        exported = exported_since(collector_log, collector_offset)
         return Run(
             framework=framework,
             case=case.name,
             round=round_,
-            cpu_us_per_request=cpu_used * 1e6 / max(result["requests"], 1),
+            cpu_us_per_request=(user + system) * 1e6 / max(result["requests"], 1),
+            system_us_per_request=system * 1e6 / max(result["requests"], 1),
             rss_mb=memory,
             load_average=os.getloadavg()[0],
+            spans_per_request=exported["spans"] / served,
+            log_records_per_request=exported["log records"] / served,
+            fixed_rate_p50_ms=fixed_rate.get("p50_ms", 0.0),
+            fixed_rate_p99_ms=fixed_rate.get("p99_ms", 0.0),
+            fixed_rate_errors=fixed_rate.get("errors", 0),
             **result,
         )
+
+    def _vegeta(self, url: str) -> dict[str, float]:
+        """Latency at a constant rate below every case's capacity: what a user of a
+        service that is not saturated sees (under wrk, latency is mostly queueing)."""
+        attack = subprocess.run(
+            [
+                self.vegeta,
+                "attack",
+                f"-rate={self.args.latency_rate}/1s",
+                f"-duration={self.args.latency_duration:g}s",
+                "-timeout=10s",
+            ],
+            input=f"GET {url}\n".encode(),
+            check=True,
+            capture_output=True,
+        )
+        report = subprocess.run(
+            [self.vegeta, "report", "-type=json"],
+            input=attack.stdout,
+            check=True,
+            capture_output=True,
+        )
+        return parse_vegeta(json.loads(report.stdout))
 
     def _wrk(self, url: str, seconds: float) -> str:
         command = [
@@ -324,7 +407,10 @@ class Bench:
                             f"round {round_} {framework:8} {case.name:15} "
                             f"{run.requests_per_second:8.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
                             f"p99 {run.p99_ms:6.2f} ms  {run.cpu_us_per_request:6.0f} µs CPU/req  "
-                            f"{run.rss_mb:5.0f} MB  errors {run.errors}",
+                            f"{run.rss_mb:5.0f} MB  errors {run.errors}  "
+                            f"p99 at {self.args.latency_rate}/s {run.fixed_rate_p99_ms:5.1f} ms  "
+                            f"exported/req: {run.spans_per_request:.2f} spans "
+                            f"{run.log_records_per_request:.2f} logs",
                             flush=True,
                         )
                         runs.append(run)
@@ -452,6 +538,16 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds of load per run")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of load before each")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--latency-rate",
+        type=int,
+        default=300,
+        help="after the CPU run, requests per second of a constant-rate run (vegeta) for "
+        "the latency at a load every case sustains; 0: none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--latency-duration", type=float, default=5, help="seconds of the constant-rate run"
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn WEB_CONCURRENCY")
     parser.add_argument("--workdir", type=Path, default=REPO / "build" / "bench")
@@ -525,11 +621,25 @@ def main() -> None:
         "settings": settings
         or {
             key: getattr(args, key)
-            for key in ("rounds", "duration", "warmup", "connections", "threads", "workers")
+            for key in (
+                "rounds",
+                "duration",
+                "warmup",
+                "latency_rate",
+                "latency_duration",
+                "connections",
+                "threads",
+                "workers",
+            )
         },
         "runs": [asdict(run) for run in runs],
         "floor_rounds": floors,
     }
+    if args.results.exists():
+        # bench/instructions.py's counts, a separate and much slower measure: kept.
+        previous = json.loads(args.results.read_text())
+        if "instructions" in previous:
+            results["instructions"] = previous["instructions"]
     if not args.skip_startup:
         results["import_seconds"] = import_times(projects, repeats=5)
         results["render_seconds"] = render_times(repeats=3)
