@@ -168,14 +168,15 @@ def record(results: Path, framework: str, case: str, per_request: float, request
     data = json.loads(results.read_text()) if results.exists() else {}
     counts = data.setdefault("instructions", {"requests": requests, "frameworks": {}})
     counts["frameworks"].setdefault(framework, {})[case] = round(per_request)
-    # The template the counts belong to: bench/run.py keeps them across its own runs.
-    counts["template_commit"] = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=BENCH,
-        check=True,
-        capture_output=True,
-        text=True,
+    # The template the counts belong to (bench/run.py keeps them across its own runs): the
+    # last commit that changed it, marked when the working tree changes it further.
+    paths = ["template", "copier.yml", "generator"]
+    git = ["git", "-C", str(BENCH.parent)]
+    commit = subprocess.run(
+        [*git, "log", "-1", "--format=%h", "--", *paths], check=True, capture_output=True, text=True
     ).stdout.strip()
+    edited = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", *paths]).returncode != 0
+    counts["template_commit"] = f"{commit}+edits" if edited else commit
     results.write_text(json.dumps(data, indent=2) + "\n")
 
 
