@@ -170,7 +170,8 @@ def otelcol_binary() -> Path:
 
 def prepare_project(framework: str, workdir: Path, refs: dict[str, str]) -> Path:
     """Render the default answers for ``framework`` from the working tree and install it
-    afresh (uv's cache makes that a few seconds), so a run never measures stale code.
+    afresh as the image does (uv's cache makes that a few seconds), so a run never measures
+    stale code.
     opentelemetry-distro goes into the same environment for the zero-code peer.
 
     For each ``refs`` entry (case name -> git ref of this repository), the service's
@@ -182,7 +183,10 @@ def prepare_project(framework: str, workdir: Path, refs: dict[str, str]) -> Path
     answers = {"service_name": "bench-svc", "framework": framework}
     render_service(project, answers)
     python = find_python(PYTHON_VERSION) or sys.exit(f"bench: no Python {PYTHON_VERSION}")
-    install_project(project, python)
+    # Without the dev group, as the image installs it: a test dependency can cost import
+    # time in production's place (httpx2, for FastAPI's TestClient, is imported by the
+    # httpx instrumentation whenever it is installed: 60 ms).
+    install_project(project, python, dev=False)
     venv_python = str(project / ".venv" / "bin" / "python")
     subprocess.run(
         ["uv", "pip", "install", "--quiet", "-p", venv_python, DISTRO], check=True, env=uv_env()

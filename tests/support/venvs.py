@@ -46,13 +46,13 @@ def lock_project(project: Path, python: str | None = None) -> Path:
     return lock
 
 
-def install_project(project: Path, python: str) -> Path:
-    """Install the project into ``project/.venv`` from its uv.lock, as `make install` and the
-    image do, with its dev group; returns bin/. Both steps reuse uv's cache: a warm
-    install takes about a second."""
+def install_project(project: Path, python: str, *, dev: bool = True) -> Path:
+    """Install the project into ``project/.venv`` from its uv.lock, as `make install` does
+    (with its dev group) or, with ``dev=False``, as the image does; returns bin/. Both
+    steps reuse uv's cache: a warm install takes about a second."""
     lock_project(project, python)
     subprocess.run(
-        ["uv", "sync", "--quiet", "--locked", "-p", python],
+        ["uv", "sync", "--quiet", "--locked", *([] if dev else ["--no-dev"]), "-p", python],
         cwd=project,
         check=True,
         env=uv_env(),
