@@ -82,7 +82,7 @@ def _throughput_tables(runs: list[dict[str, Any]]) -> list[str]:
                         _spread([r["p99_ms"] for r in case_runs], 2),
                         _spread([r["cpu_us_per_request"] for r in case_runs]),
                         _spread([r["rss_mb"] for r in case_runs]),
-                        str(sum(r["errors"] for r in case_runs)),
+                        str(sum(r["errors"] + r.get("fixed_rate_errors", 0) for r in case_runs)),
                     ]
                 )
                 + " |"

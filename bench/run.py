@@ -14,8 +14,9 @@ app, at 100% and at 10% head sampling: "zerocode" (the bare app under
 "tutorial" (bench/tutorial_app.py: the manual set-up the common articles show), and the
 SDK's floor (bench/floor.py) in the same interpreter.
 
-Needs: the test collector (OTELCOL_BIN or scripts/build-otelcol), uv, and wrk (installed
-with apt-get when missing).
+Needs: the test collector (OTELCOL_BIN or scripts/build-otelcol), uv, wrk (installed
+with apt-get when missing) and vegeta (VEGETA_BIN or scripts/build-vegeta, for
+--latency-rate).
 """
 
 from __future__ import annotations
@@ -214,34 +215,36 @@ def server_command(project: Path, case: Case, port: int) -> list[str]:
     return command.split()
 
 
-def cpu_seconds(pids: list[int]) -> tuple[float, float]:
-    """User and system CPU seconds of ``pids``, apart: the export path's cost is partly
-    system time (sockets, thread wake-ups), which instruction counts do not see."""
-    user = system = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        user += int(fields[11])  # utime
-        system += int(fields[12])  # stime
-    return user / CLOCK_TICKS, system / CLOCK_TICKS
+@dataclass
+class ProcessCounters:
+    """CPU seconds (user and system apart: the export path's cost is partly system time,
+    which instruction counts do not see), context switches of every thread and minor page
+    faults of a process tree, from /proc."""
 
+    user: float = 0.0
+    system: float = 0.0
+    switches: int = 0
+    faults: int = 0
 
-def scheduler_counts(pids: list[int]) -> tuple[int, int]:
-    """Context switches (every thread's, voluntary and not) and minor page faults of
-    ``pids``: where system time goes that no instruction count shows."""
-    switches = faults = 0
-    for pid in pids:
-        try:
-            faults += int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
-            for status in Path(f"/proc/{pid}/task").glob("*/status"):
-                for line in status.read_text().splitlines():
-                    if "ctxt_switches:" in line:
-                        switches += int(line.split()[1])
-        except OSError:
-            continue
-    return switches, faults
+    @classmethod
+    def of(cls, pids: list[int]) -> ProcessCounters:
+        counters = cls()
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                statuses = [s.read_text() for s in Path(f"/proc/{pid}/task").glob("*/status")]
+            except OSError:
+                continue
+            counters.faults += int(fields[7])  # minflt
+            counters.user += int(fields[11]) / CLOCK_TICKS  # utime
+            counters.system += int(fields[12]) / CLOCK_TICKS  # stime
+            counters.switches += sum(
+                int(line.split()[1])
+                for status in statuses
+                for line in status.splitlines()
+                if "ctxt_switches:" in line
+            )
+        return counters
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -338,15 +341,13 @@ class Bench:
             url = f"http://127.0.0.1:{port}{case.path}"
             warm = parse_wrk(self._wrk(url, self.args.warmup))
             pids = process_tree(server.pid)
-            user_before, system_before = cpu_seconds(pids)
-            switches_before, faults_before = scheduler_counts(pids)
+            before = ProcessCounters.of(pids)
             result = parse_wrk(self._wrk(url, self.args.duration))
-            user_after, system_after = cpu_seconds(pids)
-            switches_after, faults_after = scheduler_counts(pids)
-            user, system = user_after - user_before, system_after - system_before
+            after = ProcessCounters.of(pids)
             memory = rss_mb(pids)
             fixed_rate = self._vegeta(url) if self.vegeta else {"requests": 0}
             server.stop()  # SIGTERM: the service flushes what it holds before exiting
+        measured = max(result["requests"], 1)
         served = max(warm["requests"] + result["requests"] + fixed_rate["requests"], 1)
         # The collector writes a batch's line as it receives it; give the last one a moment.
         time.sleep(0.5)
@@ -355,11 +356,12 @@ class Bench:
             framework=framework,
             case=case.name,
             round=round_,
-            cpu_us_per_request=(user + system) * 1e6 / max(result["requests"], 1),
-            system_us_per_request=system * 1e6 / max(result["requests"], 1),
-            context_switches_per_request=(switches_after - switches_before)
-            / max(result["requests"], 1),
-            minor_faults_per_request=(faults_after - faults_before) / max(result["requests"], 1),
+            cpu_us_per_request=(after.user + after.system - before.user - before.system)
+            * 1e6
+            / measured,
+            system_us_per_request=(after.system - before.system) * 1e6 / measured,
+            context_switches_per_request=(after.switches - before.switches) / measured,
+            minor_faults_per_request=(after.faults - before.faults) / measured,
             rss_mb=memory,
             load_average=os.getloadavg()[0],
             spans_per_request=exported["spans"] / served,
@@ -434,7 +436,7 @@ class Bench:
                             f"round {round_} {framework:8} {case.name:15} "
                             f"{run.requests_per_second:8.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
                             f"p99 {run.p99_ms:6.2f} ms  {run.cpu_us_per_request:6.0f} µs CPU/req  "
-                            f"{run.rss_mb:5.0f} MB  errors {run.errors}  "
+                            f"{run.rss_mb:5.0f} MB  errors {run.errors + run.fixed_rate_errors}  "
                             f"p99 at {self.args.latency_rate}/s {run.fixed_rate_p99_ms:5.1f} ms  "
                             f"{run.context_switches_per_request:.1f} cs/req  "
                             f"exported/req: {run.spans_per_request:.2f} spans "
